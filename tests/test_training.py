@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dlcourse import data, training
+from dlcourse.models import LeNet, LeNet5
+
+
+def _padded_digits(mnist: data.Dataset, n: int, split: str = "train") -> data.Split:
+    s = getattr(mnist, split)[:n]
+    return data.Split(data.pad(s.images), s.labels, s.mean, s.std)
+
+
+def test_random_crop_cuts_a_shifted_window_of_the_padded_image() -> None:
+    x = torch.arange(2 * 3 * 6 * 6, dtype=torch.float32).reshape(2, 3, 6, 6)
+    out = training.random_crop(x, 2, torch.Generator().manual_seed(0))
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    assert out.shape == x.shape
+    for i in range(2):
+        windows = [padded[i, :, dy:dy + 6, dx:dx + 6] for dy in range(5) for dx in range(5)]
+        assert any(torch.equal(out[i], w) for w in windows)
+
+
+def test_random_crop_offsets_cover_every_shift() -> None:
+    x = torch.zeros(2000, 1, 3, 3)
+    x[:, :, 1, 1] = 1  # a single bright pixel; where it lands tells the offset
+    out = training.random_crop(x, 1, torch.Generator().manual_seed(1))
+    positions = out.flatten(1).argmax(1)
+    assert set(positions.tolist()) == set(range(9))
+
+
+def test_random_flip_mirrors_about_half_the_images() -> None:
+    x = torch.randn(1000, 3, 8, 8)
+    out = training.random_flip(x, torch.Generator().manual_seed(0))
+    same = (out == x).flatten(1).all(1)
+    mirrored = (out == x.flip(3)).flatten(1).all(1)
+    assert (same | mirrored).all()
+    assert 400 < mirrored.sum().item() < 600
+
+
+def test_augment_is_deterministic_for_a_seed() -> None:
+    x = torch.randn(64, 3, 32, 32)
+    a = training.Augment()(x, torch.Generator().manual_seed(3))
+    b = training.Augment()(x, torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    assert torch.equal(training.NO_AUGMENT(x), x)
+
+
+def _train(split: data.Split, seed: int, **kw) -> tuple[training.History, torch.nn.Module]:
+    training.set_seed(seed)
+    model = LeNet(in_channels=1)
+    history = training.fit(model, split, split[:256], epochs=2, batch_size=64, seed=seed,
+                           progress=False, **kw)
+    return history, model
+
+
+def test_fit_is_deterministic_for_a_seed(mnist: data.Dataset) -> None:
+    split = _padded_digits(mnist, 1024)
+    h1, m1 = _train(split, seed=7, augment=training.DIGITS_AUGMENT)
+    h2, m2 = _train(split, seed=7, augment=training.DIGITS_AUGMENT)
+    h3, _ = _train(split, seed=8, augment=training.DIGITS_AUGMENT)
+    assert h1.column("train_loss") == h2.column("train_loss")
+    assert all(torch.equal(a, b) for a, b in zip(m1.state_dict().values(), m2.state_dict().values()))
+    assert h1.column("train_loss") != h3.column("train_loss")
+
+
+def test_fit_learns_digits_and_evaluate_agrees_with_predict(mnist: data.Dataset) -> None:
+    train = _padded_digits(mnist, 4000)
+    test = _padded_digits(mnist, 1000, "test")
+    training.set_seed(0)
+    model = LeNet(in_channels=1)
+    history = training.fit(model, train, test, epochs=2, batch_size=64, lr=0.05, progress=False)
+    assert len(history) == 2 and history.final.test_acc > 0.85
+    assert history.column("train_loss")[1] < history.column("train_loss")[0]
+    loss, acc = training.evaluate(model, test)
+    labels, scores = training.predict(model, test)
+    assert acc == pytest.approx(history.final.test_acc)
+    assert acc == pytest.approx((labels == test.labels).float().mean().item())
+    assert scores.shape == (1000, 10) and loss > 0
+
+
+def test_fit_trains_lenet5_with_its_rbf_loss(mnist: data.Dataset) -> None:
+    train = _padded_digits(mnist, 2000)
+    training.set_seed(0)
+    model = LeNet5()
+    assert training.default_loss(model) is not torch.nn.functional.cross_entropy
+    history = training.fit(model, train, train[:500], epochs=2, batch_size=32, lr=0.01,
+                           optimizer="adam", schedule="cosine", progress=False)
+    # penalties: lower is better, so the predicted class is the smallest output
+    out = model(train.normalize(train.images[:8]))
+    assert torch.equal(training.scores(model, out).argmax(1), out.argmin(1))
+    assert history.final.test_acc > 0.6
+
+
+def test_fit_rejects_bad_settings(mnist: data.Dataset) -> None:
+    split = _padded_digits(mnist, 64)
+    model = LeNet(in_channels=1)
+    with pytest.raises(ValueError, match="positive"):
+        training.fit(model, split, epochs=0)
+    with pytest.raises(ValueError, match="optimizer"):
+        training.fit(model, split, epochs=1, optimizer="rmsprop", progress=False)
+    with pytest.raises(ValueError, match="schedule"):
+        training.fit(model, split, epochs=1, schedule="linear", progress=False)
+    with pytest.raises(ValueError, match="pad"):
+        training.fit(model, mnist.train[:64], epochs=1, progress=False)
+
+
+def test_weight_decay_skips_biases() -> None:
+    opt = training.make_optimizer(LeNet(), "sgd", 0.1, 0.9, 5e-4)
+    decayed, free = opt.param_groups
+    assert all(p.dim() > 1 for p in decayed["params"]) and free["weight_decay"] == 0
+    assert sum(p.numel() for g in opt.param_groups for p in g["params"]) == 62_006
+
+
+def test_default_device_is_cuda_only_when_present() -> None:
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert training.default_device().type == expected
