@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import base64
+
+import ipywidgets as w
+import pytest
+from matplotlib.figure import Figure
+
+from dlcourse.widgets import InteractiveFigure, interactive_figure
+
+
+def _line(slope: float = 1.0, dashed: bool = False) -> Figure:
+    fig = Figure()
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, slope], "--" if dashed else "-")
+    return fig
+
+
+def test_changing_a_control_redraws_with_the_new_value() -> None:
+    slope = w.FloatSlider(value=1.0, min=-2, max=2)
+    view = interactive_figure(_line, title="slope", slope=slope, dashed=w.Checkbox(False))
+    assert view.figure.axes[0].lines[0].get_ydata()[1] == 1.0
+    slope.value = -1.5
+    assert view.values == {"slope": -1.5, "dashed": False}
+    assert view.figure.axes[0].lines[0].get_ydata()[1] == -1.5
+    view.controls["dashed"].value = True
+    assert view.figure.axes[0].lines[0].get_linestyle() == "--"
+
+
+def test_static_html_is_a_self_contained_snapshot() -> None:
+    view = interactive_figure(_line, title="A <line>", slope=w.FloatSlider(value=0.5))
+    page = view.static_html()
+    assert "http" not in page and "<script" not in page
+    assert "A &lt;line&gt;" in page and "slope = 0.5" in page
+    png = base64.b64decode(page.split("base64,")[1].split('"')[0])
+    assert png.startswith(b"\x89PNG")
+
+
+def test_mimebundle_offers_the_widget_and_the_snapshot() -> None:
+    bundle = interactive_figure(_line, slope=w.FloatSlider(value=0.5))._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/html"].startswith('<figure class="dlc-interactive">')
+
+
+def test_needs_a_control() -> None:
+    with pytest.raises(ValueError, match="at least one control"):
+        InteractiveFigure(_line)
