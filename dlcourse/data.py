@@ -15,7 +15,8 @@ Where the data comes from, in order:
 4. torchvision's official download, when ``download`` is true and the machine is online.
 
 The root directory is the ``root`` argument, else the ``DLCOURSE_DATA`` environment
-variable, else ``./data``.
+variable, else the ``data/`` folder at the root of the course repository (``./data``
+outside it).
 """
 
 from __future__ import annotations
@@ -107,8 +108,20 @@ class Dataset:
 
 
 def data_dir(root: str | os.PathLike[str] | None = None) -> Path:
-    """The data directory: ``root``, else ``$DLCOURSE_DATA``, else ``./data``."""
-    return Path(root if root is not None else os.environ.get(DATA_ENV, "data")).expanduser()
+    """The data directory: ``root``, else ``$DLCOURSE_DATA``, else the course's ``data/``.
+
+    Without either, a notebook opened from ``book/`` or ``exercises/<name>/`` still finds
+    the course's ``data/`` folder: the nearest folder above that holds ``_config.yml``
+    (the repository root). Outside the course, ``./data``.
+    """
+    if root is not None:
+        return Path(root).expanduser()
+    if os.environ.get(DATA_ENV):
+        return Path(os.environ[DATA_ENV]).expanduser()
+    for folder in (Path.cwd(), *Path.cwd().parents):
+        if (folder / "_config.yml").is_file() and (folder / "dlcourse").is_dir():
+            return folder / "data"
+    return Path("data")
 
 
 def mnist(root: str | os.PathLike[str] | None = None, download: bool = True) -> Dataset:

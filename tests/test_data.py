@@ -61,7 +61,14 @@ def test_data_dir_prefers_argument_then_environment(monkeypatch, tmp_path: Path)
     assert data.data_dir() == tmp_path / "env"
     assert data.data_dir(tmp_path / "arg") == tmp_path / "arg"
     monkeypatch.delenv(data.DATA_ENV)
+    monkeypatch.chdir(tmp_path)
     assert data.data_dir() == Path("data")
+    course = tmp_path / "course"
+    (course / "dlcourse").mkdir(parents=True)
+    (course / "_config.yml").write_text("title: x\n")
+    (course / "book").mkdir()
+    monkeypatch.chdir(course / "book")  # a chapter opened in Jupyter runs here
+    assert data.data_dir() == course / "data"
 
 
 @pytest.fixture()
