@@ -11,13 +11,20 @@ export DLCOURSE_DATA ?= $(CURDIR)/data
 # An offline copy of the data sets, laid out instead of downloading when it exists.
 SHARED_DATASETS ?= $(CURDIR)/../shared/datasets
 
-.PHONY: book test env data exercises clean
+.PHONY: book test env data assets exercises clean
 
-book: env data
+book: env data assets
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-test: env data
+# The suite includes browser tests of the built site (tests/test_site.py), so it builds
+# the book first; jupyter-cache makes a rebuild of unchanged chapters quick.
+test: book
 	$(BIN)/python -m pytest
+
+# The site's pinned third-party assets (MathJax), fetched once with `npm pack` and
+# checksum-checked into _vendor/ (git-ignored); the book build does this too if needed.
+assets: env
+	$(BIN)/python -m dlcourse.sphinxext
 
 env: $(VENV)/.installed
 
@@ -32,5 +39,22 @@ data: env
 	@if [ -x "$(SHARED_DATASETS)/install" ]; then "$(SHARED_DATASETS)/install" "$(DLCOURSE_DATA)"; fi
 	$(BIN)/python -m dlcourse.data --download "$(DLCOURSE_DATA)"
 
+# The graded exercises' student versions, regenerated from their sources in solutions/
+# (never edit exercises/ by hand). Also records the tests in the gradebook for autograding.
+ASSIGNMENTS := perceptron mlp backprop activations convolution lenet5 cifar10
+
+exercises: env
+	for a in $(ASSIGNMENTS); do PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/nbgrader generate_assignment "$$a" --force --log-level=WARN || exit 1; done
+
 clean:
-	rm -rf _build
+	rm -rf _build test-artifacts
+
+# Autograde one assignment, every submission in its own sandbox (dlcourse/grading.py):
+#   make grade A=perceptron [STUDENTS="alice bob"] [TIMEOUT=60] [MEMORY=2GiB] [GRADE_FLAGS=--grant-access]
+# One bad submission never stops the batch; prints (and keeps in .grading/) a table of scores and problems.
+.PHONY: grade
+TIMEOUT ?= 60
+MEMORY  ?= 2GiB
+grade: env
+	@test -n "$(A)" || { echo "usage: make grade A=<assignment> [STUDENTS=\"s1 s2\"] [TIMEOUT=60] [MEMORY=2GiB]"; exit 2; }
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m dlcourse.grading "$(A)" $(if $(STUDENTS),--student $(STUDENTS)) --timeout $(TIMEOUT) --memory $(MEMORY) $(GRADE_FLAGS)

@@ -440,7 +440,9 @@ _CSS = (
     ".dlc-quiz{border:1px solid rgba(127,127,127,.35);border-radius:.5em;"
     "padding:.75em 1em;margin:1em 0}"
     ".dlc-quiz fieldset{border:0;padding:0;margin:0 0 1em;min-width:0}"
-    ".dlc-quiz legend{font-weight:600;padding:0;margin-bottom:.4em}"
+    # font-size/float: the book theme (Bootstrap) styles a bare legend as a large heading
+    ".dlc-quiz legend{font-weight:600;font-size:1em;float:none;width:auto;padding:0;"
+    "margin-bottom:.4em}"
     ".dlc-quiz-hint{margin:.2em 0;font-size:.9em;opacity:.8}"
     ".dlc-quiz-choice{display:flex;gap:.5em;align-items:baseline;margin:.25em 0}"
     ".dlc-quiz input[type=number]{color:inherit;background:transparent;"
