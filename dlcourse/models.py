@@ -29,6 +29,7 @@ __all__ = [
     "count_connections",
     "count_parameters",
     "digit_bitmaps",
+    "layer_outputs",
     "layer_table",
     "rbf_loss",
     "scaled_tanh",
@@ -139,9 +140,12 @@ class Subsampling(nn.Module):
 class SparseConv2d(nn.Module):
     """C3: a convolution in which output map j sees only the input maps ``table[j]``.
 
-    Written as one small convolution per output map, so the weights of missing
+    Stored as one small convolution per output map, so the weights of missing
     connections do not exist at all: the parameter count is the paper's, 1,516.
     """
+
+    _rows: Tensor
+    _cols: Tensor
 
     def __init__(self, table: tuple[tuple[int, ...], ...], in_channels: int, kernel_size: int = 5) -> None:
         super().__init__()
@@ -149,9 +153,24 @@ class SparseConv2d(nn.Module):
         self.in_channels = in_channels
         self.kernel_size = kernel_size
         self.convs = nn.ModuleList(nn.Conv2d(len(inputs), 1, kernel_size) for inputs in table)
+        # Where each stored kernel slice goes in the dense weight: (output map, input map).
+        pairs = [(j, i) for j, inputs in enumerate(table) for i in inputs]
+        self.register_buffer("_rows", torch.tensor([j for j, _ in pairs]), persistent=False)
+        self.register_buffer("_cols", torch.tensor([i for _, i in pairs]), persistent=False)
+
+    def dense_weight(self) -> Tensor:
+        """The stored kernels scattered into an ordinary out×in×k×k conv weight, zero where
+        Table I has no connection. Gradients flow back to the stored kernels only."""
+        stored = torch.cat([conv.weight[0] for conv in self.convs])  # connections×k×k
+        k = self.kernel_size
+        dense = stored.new_zeros(len(self.table), self.in_channels, k, k)
+        return dense.index_put((self._rows, self._cols), stored)
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.cat([conv(x[:, list(inputs)]) for inputs, conv in zip(self.table, self.convs)], dim=1)
+        # Same result as one small conv per output map on x[:, table[j]], but one conv
+        # call instead of 16 is about 4× faster to train on a CPU.
+        bias = torch.cat([conv.bias for conv in self.convs])
+        return F.conv2d(x, self.dense_weight(), bias)
 
     @property
     def mask(self) -> Tensor:
@@ -410,3 +429,26 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...] | None = None) ->
 def count_connections(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> int:
     """Total connections of ``model``: the sum of ``layer_table``'s connections column."""
     return sum(int(row["connections"]) for row in layer_table(model, input_shape))
+
+
+def layer_outputs(model: nn.Module, x: Tensor) -> dict[str, Tensor]:
+    """The output of every direct child of ``model`` on the batch ``x``, by layer name, in
+    the order the forward pass runs them (no gradients; squashing applied in ``forward``
+    between layers is not included: LeNet5's c1 output is the map *before* scaled_tanh).
+    """
+    outputs: dict[str, Tensor] = {}
+
+    def record(name: str) -> Callable[[nn.Module, tuple[Tensor, ...], Tensor], None]:
+        def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
+            outputs[name] = output.detach()
+
+        return hook
+
+    handles = [child.register_forward_hook(record(name)) for name, child in model.named_children()]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return outputs

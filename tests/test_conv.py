@@ -20,6 +20,7 @@ from dlcourse.conv import (
     output_size,
     receptive_field,
     sliding_window_frames,
+    sliding_windows,
 )
 
 
@@ -271,3 +272,16 @@ def test_sliding_window_frames(stride: int, padding: int) -> None:
         assert f.value == pytest.approx(expected[f.row, f.col].item())
     if padding == 0:
         torch.testing.assert_close(frames[0].window, x[:3, :3])
+
+
+@pytest.mark.parametrize("stride, dilation", [(1, 1), (2, 1), (1, 2), ((2, 1), (1, 3))])
+def test_sliding_windows_follow_the_index_formula_without_copying(stride, dilation) -> None:
+    """Window (i, j) tap (a, b) is x[..., i·s + a·d, j·s + b·d], and the windows are a view of x."""
+    x = torch.randn(2, 3, 11, 12)
+    windows = sliding_windows(x, (3, 2), stride, dilation)
+    (sh, sw), (dh, dw) = _as_pair(stride), _as_pair(dilation)
+    _, _, oh, ow, kh, kw = windows.shape
+    assert (oh, ow, kh, kw) == (output_size(11, 3, 0, sh, dh), output_size(12, 2, 0, sw, dw), 3, 2)
+    for i, j, a, b in [(0, 0, 0, 0), (oh - 1, ow - 1, kh - 1, kw - 1), (oh // 2, 1, 1, 0)]:
+        assert torch.equal(windows[:, :, i, j, a, b], x[:, :, i * sh + a * dh, j * sw + b * dw])
+    assert windows.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()

@@ -14,6 +14,7 @@ from dlcourse.models import (
     count_connections,
     count_parameters,
     digit_bitmaps,
+    layer_outputs,
     layer_table,
     rbf_loss,
     scaled_tanh,
@@ -124,6 +125,21 @@ def test_c3_sparsity_is_real() -> None:
     c3(x)[:, 0].sum().backward()
     assert x.grad is not None
     assert (x.grad[:, 3:] == 0).all() and (x.grad[:, :3] != 0).any()
+
+
+def test_c3_one_conv_equals_one_small_conv_per_map() -> None:
+    """The fast forward (one dense, zero-filled conv) is the definition: map j = conv_j(x[:, table[j]])."""
+    c3 = LeNet5().c3
+    x = torch.randn(3, 6, 14, 14, requires_grad=True)
+    reference = torch.cat([conv(x[:, list(ins)]) for ins, conv in zip(C3_TABLE, c3.convs)], dim=1)
+    torch.testing.assert_close(c3(x), reference)
+    dense = c3.dense_weight()
+    assert dense.shape == (16, 6, 5, 5)
+    assert torch.equal(dense.detach().abs().sum(dim=(2, 3)) != 0, table_i().T)
+    (g_fast,) = torch.autograd.grad(c3(x).square().sum(), c3.convs[7].weight)
+    (g_ref,) = torch.autograd.grad(reference.square().sum(), c3.convs[7].weight)
+    torch.testing.assert_close(g_fast, g_ref)
+    assert set(c3.state_dict()) == {f"convs.{j}.{p}" for j in range(16) for p in ("weight", "bias")}
 
 
 # ----------------------------------------------------------------------- RBF output
@@ -244,3 +260,15 @@ def test_a_few_training_steps_decrease_the_loss(head: str) -> None:
     assert losses[-1] < losses[0]
     if head == "rbf":  # the prototypes stayed fixed
         assert torch.equal(model.output.prototypes, digit_bitmaps().reshape(10, 84))
+
+
+def test_layer_outputs_follow_the_forward_pass() -> None:
+    model = LeNet5().eval()
+    x = torch.randn(3, 1, 32, 32)
+    outs = layer_outputs(model, x)
+    assert list(outs) == ["c1", "s2", "c3", "s4", "c5", "f6", "output"]
+    assert [tuple(v.shape) for v in outs.values()] == [
+        (3, 6, 28, 28), (3, 6, 14, 14), (3, 16, 10, 10), (3, 16, 5, 5), (3, 120, 1, 1), (3, 84), (3, 10)]
+    torch.testing.assert_close(outs["output"], model(x).detach())
+    torch.testing.assert_close(outs["s2"], model.s2(scaled_tanh(model.c1(x))).detach())
+    assert not any(m._forward_hooks for m in model.children())  # hooks removed
