@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,22 @@ def figure_png(fig: Figure, dpi: int = 96) -> bytes:
     return buffer.getvalue()
 
 
+CHECK_ENV = "DLCOURSE_CHECK_WIDGETS"
+
+
+def _trial_values(control: w.ValueWidget) -> list[Any]:
+    """A few values worth trying: the ends of a range, the first/last options, both booleans."""
+    if isinstance(control, w.Checkbox | w.ToggleButton):
+        return [not control.value]
+    options = getattr(control, "options", None)
+    if options:
+        values = [o[1] if isinstance(o, tuple) else o for o in options]
+        return list(dict.fromkeys([values[0], values[len(values) // 2], values[-1]]))
+    if hasattr(control, "min") and hasattr(control, "max"):
+        return [control.min, control.max]
+    return []
+
+
 class InteractiveFigure:
     """Controls + a figure redrawn by ``draw(**values)`` whenever a control changes."""
 
@@ -56,6 +73,23 @@ class InteractiveFigure:
                                               layout=w.Layout(flex_flow="row wrap")), self.output])
         with self.output:
             display(self.figure)
+        if os.environ.get(CHECK_ENV) == "1":
+            self.check_controls()
+
+    def check_controls(self) -> None:
+        """Drive every control through a few values (ends, options), then restore them.
+
+        The book build sets ``DLCOURSE_CHECK_WIDGETS=1`` so every chapter's widget has its
+        callbacks run from Python at build time: a draw function that fails for some
+        setting fails the build instead of failing a reader in Jupyter.
+        """
+        initial = self.values
+        for name, control in self.controls.items():
+            for value in _trial_values(control):
+                control.value = value
+                if not isinstance(self.figure, Figure):
+                    raise TypeError(f"draw() returned {type(self.figure).__name__} for {name}={value!r}")
+            control.value = initial[name]
 
     @property
     def values(self) -> dict[str, Any]:

@@ -45,3 +45,29 @@ def test_mimebundle_offers_the_widget_and_the_snapshot() -> None:
 def test_needs_a_control() -> None:
     with pytest.raises(ValueError, match="at least one control"):
         InteractiveFigure(_line)
+
+
+def test_check_controls_drives_every_control_and_restores_it(monkeypatch) -> None:
+    seen: list[tuple[float, str]] = []
+
+    def draw(slope: float, style: str) -> Figure:
+        seen.append((slope, style))
+        return _line(slope, style == "dashed")
+
+    view = interactive_figure(draw, slope=w.FloatSlider(value=0.5, min=-2, max=2),
+                              style=w.Dropdown(options=["solid", "dotted", "dashed"], value="solid"))
+    view.check_controls()
+    assert {(-2.0, "solid"), (2.0, "solid"), (0.5, "dotted"), (0.5, "dashed")} <= set(seen)
+    assert view.values == {"slope": 0.5, "style": "solid"}
+
+
+def test_the_build_checks_widgets_when_asked(monkeypatch) -> None:
+    def fragile(n: int) -> Figure:
+        if n > 3:
+            raise RuntimeError("breaks for n > 3")
+        return _line(float(n))
+
+    interactive_figure(fragile, n=w.IntSlider(value=1, min=0, max=5))  # unchecked: fine
+    monkeypatch.setenv("DLCOURSE_CHECK_WIDGETS", "1")
+    with pytest.raises(RuntimeError, match="n > 3"):
+        interactive_figure(fragile, n=w.IntSlider(value=1, min=0, max=5))
