@@ -189,3 +189,11 @@ def test_command_line_prints_a_note(capsys, mnist_copy: Path, monkeypatch) -> No
     monkeypatch.setattr(data, "cifar10", lambda root, download: data.mnist(root, download))
     data.main([str(mnist_copy)])
     assert "MNIST: official pixels (60,000 train / 10,000 test)" in capsys.readouterr().out
+
+
+def test_channel_stats_match_the_direct_formula() -> None:
+    images = torch.randint(0, 256, (5000, 3, 8, 8), dtype=torch.uint8)
+    mean, std = data.channel_stats(images)
+    flat = images.transpose(0, 1).reshape(3, -1).double() / 255
+    assert torch.allclose(mean, flat.mean(1).float(), atol=1e-6)
+    assert torch.allclose(std, flat.std(1).float(), atol=1e-6)
