@@ -1,9 +1,14 @@
 """A small, fast training loop on preloaded tensors.
 
 Why it is fast on a laptop: the data set is one uint8 tensor in memory, a batch is an
-index into it, and augmentation (random crop with padding, horizontal flip) is done on
-the whole batch at once with tensor indexing. No per-sample Python, no PIL, no workers:
-the model's own compute is almost all the time an epoch takes.
+index into it, and augmentation (random crop with padding, horizontal flip) is one
+gather on the whole uint8 batch. No per-sample Python, no PIL, no workers: the model's
+own compute is almost all the time an epoch takes (``bench/fit_speed.py`` measures it).
+
+On a CPU shared with other programs, set ``OMP_WAIT_POLICY=PASSIVE`` in the environment
+*before* torch is imported: by default each OpenMP thread spins while it waits for the
+others, and when the cores are oversubscribed the spinning threads steal the cores from
+the threads they wait for, which can make an epoch 10–50× slower.
 """
 
 from __future__ import annotations
@@ -45,17 +50,7 @@ def random_crop(x: Tensor, padding: int, generator: torch.Generator | None = Non
 
     One gather for the whole batch: each image gets its own offset (dy, dx).
     """
-    if padding == 0:
-        return x
-    n, c, h, w = x.shape
-    padded = F.pad(x, (padding,) * 4)
-    dy = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(x.device)
-    dx = torch.randint(0, 2 * padding + 1, (n,), generator=generator).to(x.device)
-    rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None]  # N×1×H×1
-    cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :]  # N×1×1×W
-    batch = torch.arange(n, device=x.device)[:, None, None, None]
-    channel = torch.arange(c, device=x.device)[None, :, None, None]
-    return padded[batch, channel, rows, cols]
+    return _crop_flip(x, padding, False, generator) if padding else x
 
 
 def random_flip(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -64,15 +59,48 @@ def random_flip(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
     return torch.where(flip[:, None, None, None], x.flip(3), x)
 
 
+def _crop_flip(x: Tensor, padding: int, flip: bool, generator: torch.Generator | None) -> Tensor:
+    """Random crop (zero padding) and, if ``flip``, a random mirror, as one gather.
+
+    Output pixel (i, j) of image n is pixel (dy + i, dx + j) of the padded image, or
+    (dy + i, dx + W − 1 − j) when the image is mirrored: the index of every output pixel
+    is computed once, for all images, and read with a single ``gather``, whatever the dtype
+    (on uint8 images that moves a quarter of the bytes of float32).
+    """
+    n, c, h, w = x.shape
+    dy = torch.randint(0, 2 * padding + 1, (n, 1), generator=generator)
+    dx = torch.randint(0, 2 * padding + 1, (n, 1), generator=generator)
+    j = torch.arange(w)
+    if flip:
+        mirrored = torch.rand(n, 1, generator=generator) < 0.5
+        j = torch.where(mirrored, w - 1 - j, j)  # N×W: read the columns right to left
+    rows = dy + torch.arange(h)  # N×H rows of the padded image
+    cols = dx + j  # N×W columns of the padded image
+    index = rows[:, :, None] * (w + 2 * padding) + cols[:, None, :]  # N×H×W, flat in the padded image
+    index = index.view(n, 1, h * w).expand(n, c, h * w).to(x.device)
+    padded = F.pad(x, (padding,) * 4) if padding else x
+    return padded.reshape(n, c, -1).gather(2, index).view(n, c, h, w)
+
+
 @dataclass(frozen=True)
 class Augment:
-    """Whole-batch augmentation: crop padding in pixels (0 = off) and horizontal flips."""
+    """Whole-batch augmentation: crop padding in pixels (0 = off) and horizontal flips.
+
+    ``fit`` applies it to the uint8 images before normalising them, so the padding is
+    black (pixel value 0), as in torchvision's ``RandomCrop(32, padding=4)``, and on
+    MNIST it is the background.
+    """
 
     crop_padding: int = 4
     flip: bool = True
 
+    def __post_init__(self) -> None:
+        if self.crop_padding < 0:
+            raise ValueError(f"crop_padding must be 0 (off) or a positive number of pixels, got {self.crop_padding}")
+
     def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        x = random_crop(x, self.crop_padding, generator)
+        if self.crop_padding:
+            return _crop_flip(x, self.crop_padding, self.flip, generator)
         return random_flip(x, generator) if self.flip else x
 
 
@@ -183,17 +211,23 @@ def evaluate(model: nn.Module, split: Split, loss_fn: LossFn | None = None,
 
 def make_optimizer(model: nn.Module, name: str, lr: float, momentum: float,
                    weight_decay: float) -> torch.optim.Optimizer:
-    """SGD (Nesterov momentum), Adam or AdamW; weight decay skips biases and 1-D gains."""
+    """SGD (Nesterov momentum), Adam or AdamW; weight decay skips biases and 1-D gains.
+
+    On the CPU and CUDA the optimisers run "fused" (one kernel updates every
+    parameter), which on LeNet is a few times faster than a Python loop over them.
+    """
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
     groups = [{"params": decay, "weight_decay": weight_decay},
               {"params": no_decay, "weight_decay": 0.0}]
+    params = decay + no_decay
+    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
     if name == "sgd":
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=momentum > 0)
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=momentum > 0, fused=fused)
     if name == "adam":
-        return torch.optim.Adam(groups, lr=lr)
+        return torch.optim.Adam(groups, lr=lr, fused=fused)
     if name == "adamw":
-        return torch.optim.AdamW(groups, lr=lr)
+        return torch.optim.AdamW(groups, lr=lr, fused=fused)
     raise ValueError(f"optimizer must be 'sgd', 'adam' or 'adamw', not {name!r}")
 
 
@@ -227,6 +261,8 @@ def fit(
     loss_fn: LossFn | None = None,
     seed: int = 0,
     device: torch.device | str | None = None,
+    channels_last: bool = False,
+    bf16: bool = False,
     progress: bool = True,
 ) -> History:
     """Train ``model`` on ``train`` for ``epochs``, evaluating on ``test`` after each.
@@ -234,6 +270,14 @@ def fit(
     ``seed`` fixes the shuffling and the augmentation; build the model right after
     ``set_seed(seed)`` to fix its initial weights too. Same seed, same machine → same
     numbers.
+
+    Speed options. ``channels_last`` stores the conv weights and activations pixel by
+    pixel (N×H×W×C), the layout oneDNN's CPU convolutions prefer (same results up to
+    rounding); the model is put back in the usual layout afterwards. ``bf16`` runs
+    forward and backward in bfloat16 (autocast; weights, optimiser and loss stay
+    float32): faster on CPUs with AVX-512-BF16/AMX and on recent GPUs. Their speed is
+    measured by ``bench/fit_speed.py``, bf16's effect on accuracy by the ablation in
+    ``bench/cifar10_recipe.py``.
     """
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
@@ -242,6 +286,8 @@ def fit(
     device = torch.device(device) if device is not None else default_device()
     generator = set_seed(seed)
     model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     if loss_fn is None:
         base = default_loss(model)
         loss_fn = (lambda out, y: F.cross_entropy(out, y, label_smoothing=label_smoothing)) \
@@ -253,29 +299,37 @@ def fit(
     history = History()
     bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, file=sys.stderr,
                unit="batch", mininterval=1.0, leave=False)
-    for epoch in range(1, epochs + 1):
-        start = time.perf_counter()
-        model.train()
-        order = torch.randperm(len(train), generator=generator).to(device)
-        total_loss, correct = 0.0, 0
-        for i in range(0, len(train), batch_size):
-            idx = order[i:i + batch_size]
-            x = augment(train.normalize(images[idx]), generator)
-            y = labels[idx]
-            out = model(x)
-            loss = loss_fn(out, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            total_loss += loss.item() * len(y)
-            correct += (scores(model, out).argmax(1) == y).sum().item()
-            bar.update()
-        seconds = time.perf_counter() - start
-        test_loss, test_acc = evaluate(model, test, loss_fn, device=device) if test is not None else (None, None)
-        history.epochs.append(Epoch(epoch, total_loss / len(train), correct / len(train),
-                                    test_loss, test_acc, opt.param_groups[0]["lr"], seconds))
-        bar.set_postfix(loss=f"{total_loss / len(train):.3f}",
-                        test_acc="-" if test_acc is None else f"{test_acc:.3f}")
-    bar.close()
+    try:
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            model.train()
+            order = torch.randperm(len(train), generator=generator).to(device)
+            # Sums stay on the device: no .item() per step, so a GPU never waits for the CPU.
+            total_loss = torch.zeros((), device=device)
+            correct = torch.zeros((), dtype=torch.int64, device=device)
+            for i in range(0, len(train), batch_size):
+                idx = order[i:i + batch_size]
+                # augment the uint8 pixels (4× fewer bytes), then normalise the batch
+                x = train.normalize(augment(images.index_select(0, idx), generator))
+                y = labels.index_select(0, idx)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    out = model(x)
+                    loss = loss_fn(out.float(), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                total_loss += loss.detach() * len(y)
+                correct += (scores(model, out.detach()).argmax(1) == y).sum()
+                bar.update()
+            seconds = time.perf_counter() - start
+            train_loss, train_acc = total_loss.item() / len(train), correct.item() / len(train)
+            test_loss, test_acc = evaluate(model, test, loss_fn, device=device) if test is not None else (None, None)
+            history.epochs.append(Epoch(epoch, train_loss, train_acc, test_loss, test_acc,
+                                        opt.param_groups[0]["lr"], seconds))
+            bar.set_postfix(loss=f"{train_loss:.3f}", test_acc="-" if test_acc is None else f"{test_acc:.3f}")
+    finally:
+        bar.close()
+        if channels_last:
+            model.to(memory_format=torch.contiguous_format)
     return history

@@ -116,3 +116,62 @@ def test_weight_decay_skips_biases() -> None:
 def test_default_device_is_cuda_only_when_present() -> None:
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert training.default_device().type == expected
+
+
+def test_augment_crops_and_flips_uint8_images_with_black_padding() -> None:
+    x = torch.randint(1, 256, (500, 3, 8, 8), dtype=torch.uint8)  # no zero pixels
+    out = training.Augment(crop_padding=2, flip=True)(x, torch.Generator().manual_seed(0))
+    assert out.dtype == torch.uint8 and out.shape == x.shape
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    mirrored = 0
+    for i in range(len(x)):
+        windows = [padded[i, :, dy:dy + 8, dx:dx + 8] for dy in range(5) for dx in range(5)]
+        plain = any(torch.equal(out[i], w) for w in windows)
+        flipped = any(torch.equal(out[i], w.flip(2)) for w in windows)
+        assert plain or flipped
+        mirrored += flipped and not plain
+    assert 200 < mirrored < 300  # about half mirrored
+    assert (out == 0).any()  # the padding is black (0), not the mean colour
+
+
+def test_augment_rejects_negative_padding() -> None:
+    with pytest.raises(ValueError, match="crop_padding"):
+        training.Augment(crop_padding=-1)
+
+
+def test_flip_only_augment_mirrors_whole_images() -> None:
+    x = torch.randn(200, 3, 8, 8)
+    out = training.Augment(crop_padding=0, flip=True)(x, torch.Generator().manual_seed(0))
+    same = (out == x).flatten(1).all(1)
+    mirrored = (out == x.flip(3)).flatten(1).all(1)
+    assert (same | mirrored).all() and 60 < mirrored.sum().item() < 140
+
+
+def test_fit_channels_last_matches_default_layout_and_restores_it(mnist: data.Dataset) -> None:
+    split = _padded_digits(mnist, 1024)
+    h1, m1 = _train(split, seed=3)
+    h2, m2 = _train(split, seed=3, channels_last=True)
+    assert h2.column("train_loss") == pytest.approx(h1.column("train_loss"), abs=1e-3)
+    assert all(p.is_contiguous() for p in m2.parameters())  # back in the usual layout
+
+
+def test_fit_bf16_is_deterministic_and_learns(mnist: data.Dataset) -> None:
+    train = _padded_digits(mnist, 4000)
+    test = _padded_digits(mnist, 1000, "test")
+    runs = []
+    for _ in range(2):
+        training.set_seed(0)
+        model = LeNet(in_channels=1)
+        runs.append(training.fit(model, train, test, epochs=2, batch_size=64, bf16=True, progress=False))
+        assert all(p.dtype == torch.float32 for p in model.parameters())  # weights stay fp32
+    assert runs[0].column("train_loss") == runs[1].column("train_loss")
+    assert runs[0].final.test_acc > 0.85
+
+
+def test_fit_reports_epoch_sums_exactly_as_a_per_step_loop_would(mnist: data.Dataset) -> None:
+    # training accuracy is the fraction of (augmented) training images classified right
+    split = _padded_digits(mnist, 640)
+    h, _ = _train(split, seed=1)
+    for e in h.epochs:
+        assert 0 <= e.train_acc <= 1 and (e.train_acc * len(split)) == pytest.approx(round(e.train_acc * len(split)))
+        assert e.train_loss > 0 and e.seconds > 0

@@ -1,0 +1,266 @@
+"""What every benchmark of ``bench/`` records beside its table, and how it writes it.
+
+A number without its circumstances says little: each results file names the machine (CPU
+model, cores), the versions (Python, torch, torchvision), the load average at the start
+and at the end of the run (on a shared machine the neighbours' work shows up in every
+wall-clock time), the command line and the date. ``write`` puts the table and these facts
+into ``<out>/<name>.md`` (for people) and ``<out>/<name>.json`` (for scripts and tests).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shlex
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results"
+SCRATCH = ROOT / "bench" / "scratch"  # git-ignored: where --quick runs write by default
+
+
+def loadavg() -> list[float]:
+    """The 1-, 5- and 15-minute load averages (``os.getloadavg()``), rounded."""
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def cpu_model() -> str:
+    """The CPU's model name from /proc/cpuinfo (``platform.processor()`` elsewhere)."""
+    try:
+        found = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
+        if found:
+            return found.group(1).strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def cpu_flags() -> list[str]:
+    """The matrix-relevant instruction-set extensions the CPU reports (AVX-512, AMX...)."""
+    try:
+        found = re.search(r"flags\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
+    except OSError:
+        return []
+    wanted = ("avx2", "avx512f", "avx512_bf16", "avx512_fp16", "amx_bf16", "amx_int8")
+    return [f for f in wanted if found and f in found.group(1).split()]
+
+
+def machine() -> dict[str, Any]:
+    """CPU model, cores (physical when known, logical, usable by this process), memory, OS."""
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    physical = None
+    memory_gib = None
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False)
+        memory_gib = round(psutil.virtual_memory().total / 2**30, 1)
+    except ImportError:
+        pass
+    return {
+        "cpu": cpu_model(),
+        "cpu_flags": cpu_flags(),
+        "physical_cores": physical,
+        "logical_cpus": os.cpu_count(),
+        "usable_cpus": usable,
+        "memory_gib": memory_gib,
+        "os": f"{platform.system()} {platform.release()}",
+    }
+
+
+def versions() -> dict[str, str]:
+    """Python, torch and torchvision versions, from the installed packages' metadata
+    (without importing torch, which takes seconds)."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in ("torch", "torchvision"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def command_line(script: str, argv: list[str] | None) -> str:
+    """How this run was started, as a shell command (relative to the repository root)."""
+    args = sys.argv[1:] if argv is None else argv
+    python = Path(sys.executable)
+    try:
+        python_text = str(python.relative_to(ROOT))
+    except ValueError:
+        python_text = str(python)
+    return shlex.join([python_text, f"bench/{script}", *args])
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def markdown_table(header: list[str], rows: list[list[Any]], align: str | None = None) -> str:
+    """A GitHub-flavoured Markdown table; ``align`` is one letter per column (l/r)."""
+    align = align or "l" * len(header)
+    rule = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(rule) + " |"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def context(script: str, argv: list[str] | None, started: str, load_start: list[float],
+            extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The circumstances of a run: call at its end (it reads the end load average)."""
+    info = {
+        "script": f"bench/{script}",
+        "command": command_line(script, argv),
+        "started": started,
+        "finished": now(),
+        "load_average_start": load_start,
+        "load_average_end": loadavg(),
+        "machine": machine(),
+        "versions": versions(),
+        "env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "DLCOURSE_DATA")
+                if k in os.environ},
+    }
+    info.update(extra or {})
+    return info
+
+
+def context_lines(info: dict[str, Any]) -> list[str]:
+    """The circumstances as Markdown bullet points."""
+    m, v = info["machine"], info["versions"]
+    cores = f"{m['physical_cores']} physical cores, " if m.get("physical_cores") else ""
+    flags = f" ({', '.join(m['cpu_flags'])})" if m.get("cpu_flags") else ""
+    memory = f", {m['memory_gib']} GiB RAM" if m.get("memory_gib") else ""
+    env = ", ".join(f"{k}={val}" for k, val in info.get("env", {}).items()) or "none set"
+    s, e = info["load_average_start"], info["load_average_end"]
+    cpus = m["usable_cpus"]
+    busy = max(s[0], e[0]) > cpus
+    return [
+        f"- **date**: {info['started']} → {info['finished']} (UTC)",
+        f"- **command**: `{info['command']}`",
+        f"- **machine**: {m['cpu']}{flags}; {cores}{m['logical_cpus']} logical CPUs "
+        f"({cpus} usable){memory}; {m['os']}",
+        f"- **versions**: Python {v['python']}, torch {v['torch']}, torchvision {v['torchvision']}",
+        f"- **environment**: {env}",
+        f"- **load average** (1/5/15 min): start {s[0]:.2f} / {s[1]:.2f} / {s[2]:.2f}, "
+        f"end {e[0]:.2f} / {e[1]:.2f} / {e[2]:.2f} on {cpus} CPUs"
+        + (" — **the machine was busy with other work: wall-clock times are inflated**" if busy else ""),
+    ]
+
+
+def write(out: Path, name: str, title: str, table: str, info: dict[str, Any],
+          results: Any, notes: list[str] | None = None) -> tuple[Path, Path]:
+    """Write ``<out>/<name>.md`` (title, circumstances, table, notes) and ``<name>.json``."""
+    out.mkdir(parents=True, exist_ok=True)
+    md = [f"# {title}", "", *context_lines(info), "", table, ""]
+    if notes:
+        md += ["Notes:", "", *[f"- {n}" for n in notes], ""]
+    md_path, json_path = out / f"{name}.md", out / f"{name}.json"
+    md_path.write_text("\n".join(md))
+    json_path.write_text(json.dumps({"title": title, **info, "table": table, "notes": notes or [],
+                                     "results": results}, indent=1) + "\n")
+    if out.resolve() == RESULTS.resolve():  # a recorded result: the README's table follows it
+        update_readme()
+    return md_path, json_path
+
+
+def busy_warning(threads: int) -> str | None:
+    """A warning to print when other programs already keep every CPU busy."""
+    load, cpus = os.getloadavg()[0], len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if load < cpus:
+        return None
+    advice = ""
+    if threads > 1 and os.environ.get("OMP_WAIT_POLICY", "").upper() != "PASSIVE":
+        advice = (" PyTorch's OpenMP threads spin while they wait and lose their cores to the other"
+                  " programs: rerun with OMP_WAIT_POLICY=PASSIVE in the environment or --threads 1.")
+    return f"warning: load average {load:.1f} on {cpus} CPUs: other programs are busy, timings will be inflated.{advice}"
+
+
+def default_out(quick: bool) -> Path:
+    """Recorded results go to bench/results; smoke runs (--quick) to the git-ignored scratch."""
+    return SCRATCH if quick else RESULTS
+
+
+# --------------------------------------------------------------------------- README summary
+
+README = ROOT / "bench" / "README.md"
+BEGIN, END = "<!-- results: begin (written by bench/benchenv.py from bench/results/*.json) -->", "<!-- results: end -->"
+
+
+def _summary(name: str, report: dict[str, Any]) -> tuple[str, str]:
+    """Key results and verdicts of one results file, in a line each."""
+    r = report["results"]
+    if name == "throughput":
+        d, rows = r["derived"], r["rows"]
+        fit = rows["fit"]
+        ok = d["pass"]
+        cpu = d.get("cpu_ratio", {})
+        in_cpu = (f" (in CPU time: {cpu[d['tuned_tutorial']]:.1f}×, {cpu['as_written']:.1f}×, "
+                  f"{d['cpu_overhead_percent']:+.1f} %)") if cpu else ""
+        key = (f"fit {fit['epoch_seconds']:.1f} s/epoch ({fit['images_per_second']:,.0f} images/s, "
+               f"{fit['epoch_cpu_seconds']:.1f} CPU s); "
+               f"{d['fit_vs_tuned']:.1f}× the tuned tutorial, {d['fit_vs_as_written']:.1f}× the tutorial as written, "
+               f"data overhead {d['overhead_percent']:+.1f} % over the floor{in_cpu}; floor at "
+               f"{100 * d['floor_share_of_fp32_peak']:.1f} % of the fp32 matmul peak"
+               + (f"; bf16 floor {d['bf16_speedup']:.2f}× fp32" if "bf16_speedup" in d else ""))
+        verdicts = (f"≥ 3× tuned: {'PASS' if ok['vs_tuned'] else 'FAIL'}; ≥ 30× as written: "
+                    f"{'PASS' if ok['vs_as_written'] else 'FAIL'}; overhead ≤ 15 %: {'PASS' if ok['overhead'] else 'FAIL'}; "
+                    f"≤ 7 s/epoch: {'PASS' if ok['epoch_seconds'] else 'FAIL'}")
+        return key, verdicts
+    if name == "memory":
+        parts, verdicts = [], []
+        for run, v in r["runs"].items():
+            parts.append(f"{run}: peak {v['peak_rss_bytes'] / 2**20:,.0f} MiB")
+            verdicts.append(f"{run} ≤ 2 GiB: {'PASS' if v['pass'] else 'FAIL'}")
+        return "; ".join(parts), "; ".join(verdicts)
+    if name == "build":
+        parts, verdicts = [], []
+        for build, v in r["builds"].items():
+            parts.append(f"{build} {v['seconds']:.0f} s ({len(v['executed'])} notebooks executed, exit {v['exit_status']})")
+            verdicts.append(f"{build}: " + ("n/a (partial build)" if v["pass"] is None else ("PASS" if v["pass"] else "FAIL")))
+        scope = "partial build (" + ", ".join(report.get("pages") or ["root page"]) + "): " if r["partial"] else "whole book: "
+        return scope + "; ".join(parts), "; ".join(verdicts)
+    if name == "gpu":
+        if r.get("skipped"):
+            return "skipped: no CUDA device", "–"
+        return (f"{r['device']}: {r['epochs']} epochs in {r['wall_seconds']:.1f} s "
+                f"({r['images_per_second']:,.0f} images/s, test accuracy {100 * r['test_acc']:.2f} %)"), "–"
+    return "", ""
+
+
+def readme_table(results: Path = RESULTS) -> str:
+    """The README's table of the latest recorded results, from the JSON results files."""
+    rows = []
+    for name in ("throughput", "memory", "build", "gpu"):
+        path = results / f"{name}.json"
+        if not path.exists():
+            rows.append([f"`{name}.py`", "not recorded yet", "", "", "", ""])
+            continue
+        report = json.loads(path.read_text())
+        key, verdicts = _summary(name, report)
+        s, e = report["load_average_start"][0], report["load_average_end"][0]
+        rows.append([f"`{name}.py`", key, verdicts, f"{s:.1f} → {e:.1f} ({report['machine']['usable_cpus']} CPUs)",
+                     report["started"][:10], f"[{name}.md](results/{name}.md)"])
+    return markdown_table(["script", "latest result", "targets", "load avg (1 min) start → end", "date", "details"], rows)
+
+
+def update_readme(results: Path = RESULTS, readme: Path = README) -> bool:
+    """Rewrite the results table between the markers of bench/README.md; False if no markers."""
+    if not readme.exists():
+        return False
+    text = readme.read_text()
+    if BEGIN not in text or END not in text:
+        return False
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    readme.write_text(f"{head}{BEGIN}\n{readme_table(results)}\n{END}{tail}")
+    return True
+
+
+if __name__ == "__main__":  # python bench/benchenv.py: refresh the README's results table
+    print("updated" if update_readme() else "no markers in", README)

@@ -1,0 +1,520 @@
+"""Training throughput of the course's ``fit`` against the PyTorch CIFAR-10 tutorial's pipeline.
+
+    .venv/bin/python bench/throughput.py            # about 2–5 minutes on a quiet 2-core laptop
+    .venv/bin/python bench/throughput.py --quick    # smoke test, seconds
+
+Same network (the study note's LeNet, 62,006 parameters), same augmentation (random crop
+with 4 pixels of zero padding, random horizontal flip), float32, on the CPU, side by side
+in one run:
+
+* **fit**: ``dlcourse.training.fit`` with ``Augment()`` (crop + flip), batch 128: the data
+  set is one preloaded uint8 tensor, a batch is an index into it, the augmentation is one
+  gather on the whole batch.
+* **tutorial**: the PyTorch CIFAR-10 tutorial's pipeline ("Training a classifier") with the
+  augmentation added: torchvision ``CIFAR10`` (when the official batches are in the data
+  directory) or ``ImageFolder`` on ``data/cifar10/train`` (the JPEG copy) → per-sample
+  ``RandomCrop(32, padding=4)``, ``RandomHorizontalFlip``, ``ToTensor``, ``Normalize`` →
+  ``DataLoader`` → the tutorial's loop (``optim.SGD(lr=0.001, momentum=0.9)``,
+  ``loss.item()`` each step). Batch 4 with 2 workers **as written**, and **tuned**: batch
+  128 with 0 or 2 workers, whichever is faster here. When the data is the JPEG folder, a
+  third tutorial row decodes nothing: an in-memory data set whose ``__getitem__`` is
+  torchvision ``CIFAR10``'s (``Image.fromarray`` of a uint8 array), so the comparison does
+  not hinge on JPEG decoding.
+* **floor**: the model's own work alone — forward, backward, ``fit``'s fused SGD step and
+  its learning-rate schedule step — on batches cut and normalised beforehand. No loop can
+  beat it; fit's distance to it is the cost of its data work. Also in bf16 autocast (does
+  it pay on this CPU?).
+
+Each variant is timed on a fixed number of images after a warm-up (oneDNN builds its
+kernels, DataLoader workers start), and seconds per epoch are extrapolated to the 50,000
+training images; the table says which rows are extrapolated. DataLoader worker start-up
+is outside the timed window, which favours the tutorial. The floor is also put against
+this CPU's measured matrix-multiply peak: LeNet's training FLOPs per image are counted
+from its layer shapes (``lenet_flops``).
+
+On a machine shared with other programs every wall-clock time here is inflated, and
+PyTorch's spinning OpenMP threads make it worse (set ``OMP_WAIT_POLICY=PASSIVE`` and/or
+``--threads 1``); the results file records the load average at the start and the end of
+the run and the load around each row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+for folder in (ROOT, ROOT / "bench"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
+
+import benchenv  # noqa: E402
+from dlcourse import data, training  # noqa: E402
+from dlcourse.models import LeNet  # noqa: E402
+
+EPOCH = 50_000  # CIFAR-10 training images
+TARGETS = {"vs_tuned": 3.0, "vs_as_written": 30.0, "overhead_percent": 15.0, "epoch_seconds": 7.0}
+
+
+# --------------------------------------------------------------------------- FLOPs
+
+def forward_macs(model: nn.Module, input_shape: tuple[int, ...] | None = None) -> dict[str, int]:
+    """Multiply-accumulates per image of every Conv2d and Linear layer in one forward pass.
+
+    Counted from the shapes a real forward pass produces: a convolution does
+    (in_channels / groups) × kh × kw MACs for each of its output values, a linear layer
+    in_features × out_features. Biases, activations and pooling are not MACs (they are a
+    fraction of a percent of LeNet's work) and are left out.
+    """
+    shape = input_shape or getattr(model, "input_shape", None)
+    if shape is None:
+        raise ValueError("forward_macs needs input_shape=(C, H, W) for a model without .input_shape")
+    macs: dict[str, int] = {}
+
+    def hook(name: str) -> Callable[[nn.Module, tuple[torch.Tensor, ...], torch.Tensor], None]:
+        def record(module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+            if isinstance(module, nn.Conv2d):
+                kh, kw = module.kernel_size
+                per_output = module.in_channels // module.groups * kh * kw
+                macs[name] = output[0].numel() * per_output
+            else:
+                macs[name] = module.in_features * module.out_features
+
+        return record
+
+    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules()
+               if isinstance(m, (nn.Conv2d, nn.Linear))]
+    try:
+        with torch.no_grad():
+            model(torch.zeros(1, *shape))
+    finally:
+        for h in handles:
+            h.remove()
+    return macs
+
+
+def lenet_flops(model: nn.Module | None = None) -> int:
+    """Training FLOPs per image: forward 2 × MACs, and backward about twice the forward
+    (one product for the input gradients, one for the weight gradients), so 3 × 2 × MACs."""
+    return 3 * 2 * sum(forward_macs(model or LeNet()).values())
+
+
+def matmul_gflops(n: int, dtype: torch.dtype, reps: int = 5) -> float:
+    """This CPU's matrix-multiply rate: best of ``reps`` n×n @ n×n products, in GFLOP/s."""
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(n, n, generator=g).to(dtype)
+    b = torch.randn(n, n, generator=g).to(dtype)
+    c = torch.empty(n, n, dtype=dtype)
+    torch.matmul(a, b, out=c)  # warm-up
+    best = math.inf
+    for _ in range(reps):
+        start = time.perf_counter()
+        torch.matmul(a, b, out=c)
+        best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+# --------------------------------------------------------------------------- variants
+
+class Clock:
+    """Wall-clock and CPU seconds of a stretch of code, the CPU time of this process and of
+    its child processes (DataLoader workers) included, also of workers that exit meanwhile."""
+
+    def __enter__(self) -> Clock:
+        self.wall, self.cpu = time.perf_counter(), -_cpu_seconds()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall, self.cpu = time.perf_counter() - self.wall, self.cpu + _cpu_seconds()
+
+
+def _cpu_seconds() -> float:
+    import resource
+
+    import psutil  # a dependency of ipykernel, so always in the course's environment
+
+    own = time.process_time()
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    alive = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            t = child.cpu_times()
+            alive += t.user + t.system
+        except psutil.Error:  # exited between listing and reading: counted once reaped
+            pass
+    return own + reaped.ru_utime + reaped.ru_stime + alive
+
+
+@dataclass
+class Timing:
+    """One variant's measurement: ``images`` trained on in ``seconds`` (after a warm-up)."""
+
+    key: str
+    label: str
+    batch: int
+    workers: str
+    images: int
+    seconds: float
+    cpu_seconds: float
+    load_before: float
+    load_after: float
+
+    @property
+    def per_second(self) -> float:
+        return self.images / self.seconds
+
+    @property
+    def epoch_seconds(self) -> float:
+        return EPOCH / self.per_second
+
+    @property
+    def epoch_cpu_seconds(self) -> float:
+        return self.cpu_seconds * EPOCH / self.images
+
+
+def time_fit(train: data.Split, images: int, batch: int, warm: int) -> Clock:
+    """Seconds of one ``fit`` epoch over the first ``images`` training images (whole call)."""
+    options = dict(epochs=1, batch_size=batch, augment=training.Augment(), device="cpu", progress=False)
+    torch.manual_seed(0)
+    training.fit(LeNet(), train[:warm], None, **options)  # warm-up
+    torch.manual_seed(0)
+    model, subset = LeNet(), train[:images]
+    with Clock() as clock:
+        training.fit(model, subset, None, **options)
+    return clock
+
+
+def floor_batches(train: data.Split, images: int, batch: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Batches cut and normalised beforehand (no augmentation: no data work at all)."""
+    return [(train.normalize(train.images[i:min(i + batch, images)]), train.labels[i:min(i + batch, images)])
+            for i in range(0, images, batch)]
+
+
+def time_floor(batches: list[tuple[torch.Tensor, torch.Tensor]], bf16: bool, warm_steps: int) -> Clock:
+    """Seconds of forward + backward + fit's optimiser and schedule steps over ``batches``."""
+    torch.manual_seed(0)
+    model = LeNet()
+    opt = training.make_optimizer(model, "sgd", 0.05, 0.9, 5e-4)
+    sched = training.make_schedule(opt, "onecycle", 0.05, len(batches) + warm_steps)
+    model.train()
+
+    def step(x: torch.Tensor, y: torch.Tensor) -> None:
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(model(x).float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+
+    for x, y in batches[:warm_steps]:
+        step(x, y)
+    with Clock() as clock:
+        for x, y in batches:
+            step(x, y)
+    return clock
+
+
+class InMemoryCIFAR(torch.utils.data.Dataset):
+    """The training images as torchvision ``CIFAR10`` holds them (N×32×32×3 uint8 in
+    memory), with its ``__getitem__``: ``Image.fromarray`` then the transform."""
+
+    def __init__(self, split: data.Split, transform: Callable[[Any], torch.Tensor]) -> None:
+        self.data = split.images.permute(0, 2, 3, 1).contiguous().numpy()
+        self.targets = split.labels.tolist()
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
+        from PIL import Image
+
+        return self.transform(Image.fromarray(self.data[index])), self.targets[index]
+
+
+def tutorial_transform(split: data.Split) -> Callable[[Any], torch.Tensor]:
+    """The tutorial's per-sample transform with crop + flip, normalised like ``fit``."""
+    import torchvision.transforms as T
+
+    return T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
+                      T.Normalize(split.mean.tolist(), split.std.tolist())])
+
+
+def tutorial_dataset(root: Path, split: data.Split) -> tuple[torch.utils.data.Dataset, str]:
+    """torchvision CIFAR10 on the official batches when present, else ImageFolder on the JPEGs."""
+    import torchvision
+
+    transform = tutorial_transform(split)
+    if (root / "cifar-10-batches-py").is_dir():
+        return (torchvision.datasets.CIFAR10(str(root), train=True, transform=transform, download=False),
+                f"torchvision CIFAR10 ({root / 'cifar-10-batches-py'})")
+    folder = root / "cifar10" / "train"
+    if not folder.is_dir():
+        raise FileNotFoundError(f"Neither {root / 'cifar-10-batches-py'} nor {folder} exists: run `make data`.")
+    return torchvision.datasets.ImageFolder(str(folder), transform=transform), f"ImageFolder ({folder}, JPEG)"
+
+
+def time_tutorial(dataset: torch.utils.data.Dataset, batch: int, workers: int, warm: int, images: int) -> Clock:
+    """Seconds the tutorial's loop takes for ``images`` images, after ``warm`` more."""
+    torch.manual_seed(0)
+    net = LeNet()
+    criterion = nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(net.parameters(), lr=0.001, momentum=0.9)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch, shuffle=True, num_workers=workers)
+    running_loss = 0.0
+
+    def batches() -> Any:
+        while True:  # a small data set (--quick) may end before the count is reached
+            yield from loader
+
+    it = batches()
+
+    def train(count: int) -> None:
+        nonlocal running_loss
+        seen = 0
+        while seen < count:
+            inputs, labels = next(it)
+            optimizer.zero_grad()
+            outputs = net(inputs)
+            loss = criterion(outputs, labels)
+            loss.backward()
+            optimizer.step()
+            running_loss += loss.item()
+            seen += len(labels)
+
+    train(warm)
+    with Clock() as clock:
+        train(images)
+    it.close()  # shuts the workers down
+    return clock
+
+
+# --------------------------------------------------------------------------- report
+
+def fmt(x: float, digits: int = 0) -> str:
+    return f"{x:,.{digits}f}"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def build_table(rows: dict[str, Timing], peaks: dict[str, float], flops: int,
+                tuned: str, extrapolated: set[str]) -> tuple[str, dict[str, Any]]:
+    """The one table of the report, and the derived numbers (ratios, verdicts)."""
+    fit, floor = rows["fit"], rows["floor_fp32"]
+    derived: dict[str, Any] = {
+        "fit_vs_tuned": fit.per_second / rows[tuned].per_second,
+        "fit_vs_as_written": fit.per_second / rows["as_written"].per_second,
+        "overhead_percent": 100 * (fit.seconds / fit.images) / (floor.seconds / floor.images) - 100,
+        "fit_epoch_seconds": fit.epoch_seconds,
+        "floor_share_of_fp32_peak": floor.per_second * flops / 1e9 / peaks["fp32"],
+        "tuned_tutorial": tuned,
+    }
+    derived["pass"] = {
+        "vs_tuned": derived["fit_vs_tuned"] >= TARGETS["vs_tuned"],
+        "vs_as_written": derived["fit_vs_as_written"] >= TARGETS["vs_as_written"],
+        "overhead": derived["overhead_percent"] <= TARGETS["overhead_percent"],
+        "epoch_seconds": derived["fit_epoch_seconds"] <= TARGETS["epoch_seconds"],
+    }
+    if "floor_bf16" in rows:
+        derived["bf16_speedup"] = rows["floor_bf16"].per_second / floor.per_second
+        derived["floor_bf16_share_of_bf16_peak"] = rows["floor_bf16"].per_second * flops / 1e9 / peaks["bf16"]
+    if "in_memory" in rows:
+        derived["fit_vs_in_memory"] = fit.per_second / rows["in_memory"].per_second
+
+    def cpu_ratio(key: str) -> float:  # how many times fit's CPU time per image the row needs
+        return rows[key].epoch_cpu_seconds / fit.epoch_cpu_seconds
+
+    derived["cpu_ratio"] = {k: cpu_ratio(k) for k in rows if k != "fit"}
+    derived["cpu_overhead_percent"] = 100 * fit.epoch_cpu_seconds / floor.epoch_cpu_seconds - 100
+
+    def faster(key: str) -> str:
+        return (f"fit is {fit.per_second / rows[key].per_second:.1f}× faster "
+                f"({cpu_ratio(key):.1f}× in CPU time)")
+
+    checks: dict[str, tuple[str, str, str]] = {
+        "fit": (f"{derived['fit_epoch_seconds']:.1f} s per epoch ({fit.epoch_cpu_seconds:.1f} CPU s)",
+                f"≤ {TARGETS['epoch_seconds']:g} s", verdict(derived["pass"]["epoch_seconds"])),
+        "floor_fp32": (f"fit's data work adds {derived['overhead_percent']:+.1f} % "
+                       f"({derived['cpu_overhead_percent']:+.1f} % in CPU time)",
+                       f"≤ {TARGETS['overhead_percent']:g} %", verdict(derived["pass"]["overhead"])),
+        tuned: (faster(tuned), f"≥ {TARGETS['vs_tuned']:g}×", verdict(derived["pass"]["vs_tuned"])),
+        "as_written": (faster("as_written"), f"≥ {TARGETS['vs_as_written']:g}×",
+                       verdict(derived["pass"]["vs_as_written"])),
+    }
+    other = "tutorial_w2" if tuned == "tutorial_w0" else "tutorial_w0"
+    checks[other] = (faster(other), "(not the tuned one)", "")
+    if "floor_bf16" in rows:
+        s = derived["bf16_speedup"]
+        checks["floor_bf16"] = (f"{s:.2f}× the fp32 floor's speed", "pays if > 1×", "pays" if s > 1 else "does not pay")
+    if "in_memory" in rows:
+        checks["in_memory"] = (faster("in_memory"), "(information)", "")
+
+    header = ["variant", "batch", "workers", "images timed", "images/s", "s per 50k epoch", "CPU s per epoch",
+              "GFLOP/s (% of matmul peak)", "result", "target", "pass", "load 1-min before→after"]
+    table: list[list[Any]] = []
+    for key, r in rows.items():
+        peak = peaks["bf16"] if key == "floor_bf16" else peaks["fp32"]
+        gflops = r.per_second * flops / 1e9
+        epoch = fmt(r.epoch_seconds, 1) + (" (extrapolated)" if key in extrapolated else "")
+        result, target, ok = checks.get(key, ("", "", ""))
+        table.append([r.label, r.batch, r.workers, fmt(r.images), fmt(r.per_second), epoch,
+                      fmt(r.epoch_cpu_seconds, 1),
+                      f"{gflops:.1f} ({100 * gflops / peak:.1f} %)", result, target, ok,
+                      f"{r.load_before:.1f}→{r.load_after:.1f}"])
+    for dtype, peak in peaks.items():
+        table.append([f"reference: {dtype} matmul peak (n×n @ n×n)", "", "", "", "", "", "",
+                      f"{peak:.0f} (100 %)", "", "", "", ""])
+    return benchenv.markdown_table(header, table, "lrrrrrrrllll"), derived
+
+
+# --------------------------------------------------------------------------- main
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test of the script")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--images", type=int, default=EPOCH, help="images timed for fit and the floors (default: a whole epoch)")
+    parser.add_argument("--tutorial-images", type=int, default=10_000, help="images timed per batch-128 tutorial row")
+    parser.add_argument("--as-written-images", type=int, default=4_000, help="images timed for the batch-4 tutorial")
+    parser.add_argument("--batch-size", type=int, default=128, help="batch size of fit, the floor and the tuned tutorial")
+    parser.add_argument("--reps", type=int, default=1, help="repeat every variant, keep the fastest (noise only adds time)")
+    parser.add_argument("--matmul-n", type=int, default=4096, help="matrix size of the peak measurement")
+    parser.add_argument("--no-bf16", action="store_true", help="skip the bf16 floor")
+    parser.add_argument("--out", type=Path, default=None, help="results directory (default: bench/results, --quick: bench/scratch)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.images, args.tutorial_images, args.as_written_images, args.matmul_n = 1_024, 256, 64, 512
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out = args.out or benchenv.default_out(args.quick)
+    started, load_start = benchenv.now(), benchenv.loadavg()
+    print(f"load average at start: {load_start}, torch threads: {torch.get_num_threads()}", flush=True)
+    warning = benchenv.busy_warning(torch.get_num_threads())
+    if warning:
+        print(warning, flush=True)
+
+    root = data.data_dir()
+    cifar = data.cifar10(download=False)
+    train = cifar.train
+    images = min(args.images, len(train))
+    bs = args.batch_size
+    flops = lenet_flops()
+    peaks: dict[str, float] = {}
+
+    def measure_peaks() -> None:  # at the start of every rep: the best one is the least disturbed
+        dtypes = {"fp32": torch.float32} if args.no_bf16 else {"fp32": torch.float32, "bf16": torch.bfloat16}
+        for name, dtype in dtypes.items():
+            peaks[name] = max(peaks.get(name, 0.0), matmul_gflops(args.matmul_n, dtype))
+        print("matmul peak GFLOP/s: " + ", ".join(f"{k} {v:.0f}" for k, v in peaks.items()), flush=True)
+
+    dataset, source = tutorial_dataset(root, train)
+    in_memory = None if source.startswith("torchvision CIFAR10") else InMemoryCIFAR(train, tutorial_transform(train))
+    batches = floor_batches(train, images, bs)
+    warm_fit = min(20 * bs, len(train))
+    tut_warm, b4_warm = 10 * bs, 100 * 4
+    if args.quick:
+        warm_fit, tut_warm, b4_warm = 2 * bs, 2 * bs, 8
+
+    variants: dict[str, tuple[str, int, str, int, Callable[[], Clock]]] = {
+        "fit": ("fit (crop+flip, fp32)", bs, "–", images, lambda: time_fit(train, images, bs, warm_fit)),
+        "floor_fp32": ("compute floor, fp32", bs, "–", images, lambda: time_floor(batches, False, 5)),
+    }
+    if not args.no_bf16:
+        variants["floor_bf16"] = ("compute floor, bf16 autocast", bs, "–", images,
+                                  lambda: time_floor(batches, True, 5))
+    for w in (0, 2):
+        variants[f"tutorial_w{w}"] = (f"tutorial, batch {bs}", bs, str(w), args.tutorial_images,
+                                      lambda w=w: time_tutorial(dataset, bs, w, tut_warm, args.tutorial_images))
+    variants["as_written"] = ("tutorial as written, batch 4", 4, "2", args.as_written_images,
+                              lambda: time_tutorial(dataset, 4, 2, b4_warm, args.as_written_images))
+
+    best: dict[str, Timing] = {}
+
+    def record(key: str, label: str, batch: int, workers: str, n: int, run: Callable[[], Clock]) -> None:
+        before = benchenv.loadavg()[0]
+        clock = run()
+        t = Timing(key, label, batch, workers, n, clock.wall, clock.cpu, before, benchenv.loadavg()[0])
+        print(f"  {label:36s} workers {workers:2s} {t.per_second:9,.0f} images/s  "
+              f"{t.epoch_seconds:7.1f} s/epoch  {t.epoch_cpu_seconds:7.1f} CPU s/epoch  "
+              f"load {before:.1f}→{t.load_after:.1f}", flush=True)
+        if key not in best or t.per_second > best[key].per_second:
+            best[key] = t
+
+    for rep in range(args.reps):
+        print(f"rep {rep + 1}/{args.reps}", flush=True)
+        measure_peaks()
+        for key, (label, batch, workers, n, run) in variants.items():
+            record(key, label, batch, workers, n, run)
+        if in_memory is not None:  # with the worker count that won on the JPEG folder
+            w = 0 if best["tutorial_w0"].per_second >= best["tutorial_w2"].per_second else 2
+            record("in_memory", f"tutorial, batch {bs}, in memory", bs, str(w), args.tutorial_images,
+                   lambda w=w: time_tutorial(in_memory, bs, w, tut_warm, args.tutorial_images))
+
+    tuned = "tutorial_w0" if best["tutorial_w0"].per_second >= best["tutorial_w2"].per_second else "tutorial_w2"
+    order = ["fit", "floor_fp32", "floor_bf16", tuned, "tutorial_w2" if tuned == "tutorial_w0" else "tutorial_w0",
+             "as_written", "in_memory"]
+    rows = {k: best[k] for k in order if k in best}
+    extrapolated = {k for k, r in rows.items() if r.images < EPOCH}
+    table, derived = build_table(rows, peaks, flops, tuned, extrapolated)
+    macs = forward_macs(LeNet())
+    notes = [
+        f"Each row times the number of images in \"images timed\" after a warm-up; seconds per epoch are "
+        f"that rate applied to the {EPOCH:,} training images (rows marked \"extrapolated\" timed fewer). "
+        f"Best of {args.reps} run(s) per row. DataLoader worker start-up is outside the timed window.",
+        f"Tutorial data: {source}, per-sample RandomCrop(32, padding=4) → RandomHorizontalFlip → ToTensor → "
+        "Normalize, DataLoader(shuffle=True), the tutorial's loop (optim.SGD lr 0.001 momentum 0.9, "
+        "loss.item() every step)."
+        + (" The \"in memory\" row is the same with torchvision CIFAR10's __getitem__ on the uint8 arrays "
+           "(no JPEG decoding): what the tutorial costs with the official batches." if in_memory is not None else ""),
+        "fit: dlcourse.training.fit(LeNet(), ..., augment=Augment(), batch_size=128, device=\"cpu\"), "
+        "the whole call timed. CPU s per epoch: the CPU time of this process and its DataLoader workers over "
+        "the timed images, scaled to an epoch: much less sensitive to other programs than wall time, and "
+        "on a busy machine it favours the single-process fit less than wall time does (DataLoader workers "
+        "are extra processes, which get extra CPU share from the scheduler). The pass/fail verdicts use wall "
+        "time. Floor: forward + backward + fit's fused SGD step + schedule step on "
+        "batches normalised beforehand; \"fit's data work adds\" = fit's time per image over the floor's.",
+        f"FLOPs: LeNet does {sum(macs.values()):,} multiply-accumulates per image forward "
+        f"({', '.join(f'{k} {v:,}' for k, v in macs.items())}); training ≈ 3 × 2 × that = {flops:,} FLOPs "
+        f"per image. Matmul peak: best of 5 products of {args.matmul_n}×{args.matmul_n} matrices (per rep; "
+        "the best rep counts): on a busy machine it is depressed too, and the shares of it with it.",
+        f"torch threads: {torch.get_num_threads()}."
+        + (" Quick mode (--quick): sizes far too small for meaningful numbers." if args.quick else ""),
+    ]
+    loads = [x for r in rows.values() for x in (r.load_before, r.load_after)]
+    cpus = benchenv.machine()["usable_cpus"]
+    if min(loads) < cpus <= max(loads) or max(loads) - min(loads) > max(1.0, 0.5 * min(loads)):
+        warning = (f"WARNING: the 1-minute load average went from {min(loads):.1f} to {max(loads):.1f} during the run "
+                   f"({cpus} CPUs): rows measured at different loads are not comparable, nor are the ratios "
+                   "and verdicts between them. Rerun on a quieter machine.")
+        notes.insert(0, warning)
+        print(warning, flush=True)
+    info = benchenv.context("throughput.py", argv, started, load_start,
+                            {"torch_threads": torch.get_num_threads(), "quick": args.quick})
+    results = {"rows": {k: {**asdict(r), "images_per_second": r.per_second, "epoch_seconds": r.epoch_seconds,
+                            "epoch_cpu_seconds": r.epoch_cpu_seconds,
+                            "extrapolated": k in extrapolated} for k, r in rows.items()},
+               "matmul_peak_gflops": peaks, "flops_per_image": flops, "forward_macs": macs,
+               "derived": derived, "targets": TARGETS, "tutorial_source": source}
+    md, _ = benchenv.write(out, "throughput", "Training throughput: fit vs the PyTorch CIFAR-10 tutorial",
+                           table, info, results, notes)
+    print()
+    print(table)
+    print(f"\nload average: start {load_start}, end {info['load_average_end']}; wrote {md}")
+    return results
+
+
+if __name__ == "__main__":
+    main()
