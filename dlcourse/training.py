@@ -5,10 +5,13 @@ index into it, and augmentation (random crop with padding, horizontal flip) is o
 gather on the whole uint8 batch. No per-sample Python, no PIL, no workers: the model's
 own compute is almost all the time an epoch takes (``bench/fit_speed.py`` measures it).
 
-On a CPU shared with other programs, set ``OMP_WAIT_POLICY=PASSIVE`` in the environment
-*before* torch is imported: by default each OpenMP thread spins while it waits for the
-others, and when the cores are oversubscribed the spinning threads steal the cores from
-the threads they wait for, which can make an epoch 10–50× slower.
+Threads on a shared CPU. By default each OpenMP thread of torch *spins* while it waits
+for the others. On a quiet machine that is the fastest; when other programs also want
+the cores, the spinning threads steal the cores from the very threads they wait for, and
+an epoch can get many times slower. ``GOMP_SPINCOUNT=10000`` in the environment *before*
+torch is imported (libgomp, torch's OpenMP on Linux) bounds the spinning at a small cost
+when quiet (``bench/results/fit-speed-2threads-{default,spin10000}.json``, from
+``bench/fit_speed.py``); ``OMP_WAIT_POLICY=PASSIVE`` or one thread suit a busy machine.
 """
 
 from __future__ import annotations

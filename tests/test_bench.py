@@ -94,13 +94,15 @@ def test_throughput_quick_writes_its_table(tmp_path: Path) -> None:
     report = _report(tmp_path, "throughput", done.stdout)
     results = report["results"]
     rows = results["rows"]
-    assert {"fit", "floor_fp32", "floor_bf16", "tutorial_w0", "tutorial_w2", "as_written"} <= set(rows)
+    assert {"fit", "floor_fp32", "fit_bf16", "floor_bf16", "tutorial_w0", "tutorial_w2", "as_written"} <= set(rows)
     assert all(r["images_per_second"] > 0 and r["extrapolated"] for r in rows.values())
     derived = results["derived"]
     assert set(derived["pass"]) == {"vs_tuned", "vs_as_written", "overhead", "epoch_seconds"}
     assert all(isinstance(v, bool) for v in derived["pass"].values())
     assert derived["tuned_tutorial"] in ("tutorial_w0", "tutorial_w2")
     assert 0 < derived["floor_share_of_fp32_peak"] < 1
+    assert derived["floor_vs_as_written"] == pytest.approx(
+        rows["floor_fp32"]["images_per_second"] / rows["as_written"]["images_per_second"])
     assert results["flops_per_image"] == 3 * 2 * 651_720
     table = _table_rows(report["table"])
     assert len(table) == len(rows) + len(results["matmul_peak_gflops"])
@@ -166,3 +168,24 @@ def test_gpu_script_trains_on_the_cpu_when_asked(tmp_path: Path) -> None:
     assert result["skipped"] is False and result["epochs"] == 1 and result["train_images_per_epoch"] == 2048
     assert result["images_per_second"] > 0 and 0 <= result["test_acc"] <= 1
     assert len(_table_rows(report["table"])) == 1
+
+
+def test_the_readmes_results_tables_match_the_recorded_results() -> None:
+    """README.md and bench/README.md quote bench/results/*.json as benchenv writes them."""
+    benchenv = _load("benchenv")
+    for path, begin, end, table in ((ROOT / "README.md", benchenv.COURSE_BEGIN, benchenv.COURSE_END,
+                                     benchenv.course_table()),
+                                    (ROOT / "bench" / "README.md", benchenv.BEGIN, benchenv.END,
+                                     benchenv.readme_table())):
+        text = path.read_text()
+        assert begin in text and end in text, f"{path.name} lost its results markers"
+        quoted = text.split(begin, 1)[1].split(end, 1)[0].strip()
+        assert quoted == table.strip(), (
+            f"{path.relative_to(ROOT)} does not quote bench/results/ as it is: run "
+            "`.venv/bin/python bench/benchenv.py` and commit the result")
+
+
+def test_others_busy_looks_at_the_start_load_only() -> None:
+    benchenv = _load("benchenv")
+    assert not benchenv.others_busy([0.2, 0.5, 0.5], 2)
+    assert benchenv.others_busy([1.5, 0.5, 0.5], 2)
