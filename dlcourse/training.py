@@ -236,10 +236,18 @@ def make_optimizer(model: nn.Module, name: str, lr: float, momentum: float,
 
 def make_schedule(optimizer: torch.optim.Optimizer, name: str, lr: float,
                   total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
-    """Per-step learning-rate schedule: 'onecycle', 'cosine' or 'constant'."""
+    """Per-step learning-rate schedule: 'onecycle', 'cosine' or 'constant'.
+
+    One-cycle warms up for the first quarter of the steps (at least 1 step) and anneals
+    for the rest; a run of fewer than 4 steps is too short for a cycle and keeps ``lr``.
+    """
     if name == "onecycle":
+        if total_steps < 4:
+            return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+        # torch divides by (pct_start * total_steps - 1): each phase needs 1 step or more
+        pct_start = min(max(0.25, 2 / total_steps), 1 - 2 / total_steps)
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps,
-                                                   pct_start=0.25)
+                                                   pct_start=pct_start)
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
     if name == "constant":

@@ -94,7 +94,7 @@ def test_throughput_quick_writes_its_table(tmp_path: Path) -> None:
     report = _report(tmp_path, "throughput", done.stdout)
     results = report["results"]
     rows = results["rows"]
-    assert {"fit", "floor_fp32", "fit_bf16", "floor_bf16", "tutorial_w0", "tutorial_w2", "as_written"} <= set(rows)
+    assert {"fit", "floor_fp32", "fit_bf16", "floor_bf16", "fit_fast", "tutorial_w0", "tutorial_w2", "as_written"} <= set(rows)
     assert all(r["images_per_second"] > 0 and r["extrapolated"] for r in rows.values())
     derived = results["derived"]
     assert set(derived["pass"]) == {"vs_tuned", "vs_as_written", "overhead", "epoch_seconds"}

@@ -175,3 +175,30 @@ def test_fit_reports_epoch_sums_exactly_as_a_per_step_loop_would(mnist: data.Dat
     for e in h.epochs:
         assert 0 <= e.train_acc <= 1 and (e.train_acc * len(split)) == pytest.approx(round(e.train_acc * len(split)))
         assert e.train_loss > 0 and e.seconds > 0
+
+
+@pytest.mark.parametrize("total_steps", range(1, 10))
+def test_onecycle_schedule_works_for_short_runs(total_steps: int) -> None:
+    """A tiny run (a few batches) must train, not die in torch's one-cycle arithmetic."""
+    model = torch.nn.Linear(2, 1)
+    opt = training.make_optimizer(model, "sgd", 0.1, 0.9, 0.0)
+    schedule = training.make_schedule(opt, "onecycle", 0.1, total_steps)
+    rates = []
+    for _ in range(total_steps):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        schedule.step()
+    assert all(0 < r <= 0.1 + 1e-12 for r in rates)
+    if total_steps >= 4:  # a real cycle: it warms up to the peak and anneals below the start
+        assert max(rates) == pytest.approx(0.1, rel=0.05) and rates[0] < 0.1 and rates[-1] < rates[0]
+
+
+def test_onecycle_keeps_a_quarter_warm_up_for_long_runs() -> None:
+    opt = training.make_optimizer(torch.nn.Linear(2, 1), "sgd", 0.1, 0.9, 0.0)
+    schedule = training.make_schedule(opt, "onecycle", 0.1, 400)
+    rates = []
+    for _ in range(400):
+        rates.append(opt.param_groups[0]["lr"])
+        opt.step()
+        schedule.step()
+    assert max(range(400), key=rates.__getitem__) == 99  # the peak after the first quarter
