@@ -33,14 +33,15 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+for folder in (ROOT, ROOT / "bench"):  # dlcourse, and throughput.py's floor step
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 from dlcourse import data, training  # noqa: E402
 from dlcourse.models import LeNet  # noqa: E402
+from throughput import floor_step  # noqa: E402
 
 
 def head_training_module() -> Any:
@@ -64,21 +65,14 @@ def floor(train: data.Split, batch_size: int, channels_last: bool, bf16: bool) -
     model = LeNet()
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    opt = training.make_optimizer(model, "sgd", 0.05, 0.9, 5e-4)
     steps = -(-len(train) // batch_size)
-    sched = training.make_schedule(opt, "onecycle", 0.05, 1000 * steps)
+    step = floor_step(model, bf16, 1000 * steps)
     xs = [train.normalize(train.images[i:i + batch_size]) for i in range(0, len(train), batch_size)]
     ys = [train.labels[i:i + batch_size] for i in range(0, len(train), batch_size)]
 
     def run() -> None:
-        model.train()
         for x, y in zip(xs, ys):
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                loss = F.cross_entropy(model(x).float(), y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+            step(x, y)
 
     return run
 

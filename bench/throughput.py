@@ -206,12 +206,11 @@ def floor_batches(train: data.Split, images: int, batch: int) -> list[tuple[torc
             for i in range(0, images, batch)]
 
 
-def time_floor(batches: list[tuple[torch.Tensor, torch.Tensor]], bf16: bool, warm_steps: int) -> Clock:
-    """Seconds of forward + backward + fit's optimiser and schedule steps over ``batches``."""
-    torch.manual_seed(0)
-    model = LeNet()
+def floor_step(model: nn.Module, bf16: bool, total_steps: int) -> Callable[[torch.Tensor, torch.Tensor], None]:
+    """One training step as ``fit`` takes it, minus all data work: forward, backward,
+    fit's fused SGD step and one-cycle schedule step (``bench/fit_speed.py`` uses it too)."""
     opt = training.make_optimizer(model, "sgd", 0.05, 0.9, 5e-4)
-    sched = training.make_schedule(opt, "onecycle", 0.05, len(batches) + warm_steps)
+    sched = training.make_schedule(opt, "onecycle", 0.05, total_steps)
     model.train()
 
     def step(x: torch.Tensor, y: torch.Tensor) -> None:
@@ -222,6 +221,13 @@ def time_floor(batches: list[tuple[torch.Tensor, torch.Tensor]], bf16: bool, war
         opt.step()
         sched.step()
 
+    return step
+
+
+def time_floor(batches: list[tuple[torch.Tensor, torch.Tensor]], bf16: bool, warm_steps: int) -> Clock:
+    """Seconds of forward + backward + fit's optimiser and schedule steps over ``batches``."""
+    torch.manual_seed(0)
+    step = floor_step(LeNet(), bf16, len(batches) + warm_steps)
     for x, y in batches[:warm_steps]:
         step(x, y)
     with Clock() as clock:
