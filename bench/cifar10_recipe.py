@@ -169,13 +169,13 @@ def ablation(out: Path, jobs: int, limit: int | None = None, only: str = "") -> 
     # resumes where it stopped instead of starting again (the file is deleted at the end).
     partial = out.with_suffix(".partial.jsonl")
     done: dict[str, dict[str, Any]] = {}
-    resumed: list[str] = []
+    resumed: set[str] = set()  # when the invocations that trained the resumed runs started
     if partial.exists():
         for line in partial.read_text().splitlines():
             entry = json.loads(line)
             if entry.get("limit") == limit:
                 done[entry["key"]] = entry["result"]
-                resumed.append(entry.get("started", "?"))
+                resumed.add(entry["started"])
     todo = sorted((k for k in unique if k not in done), key=lambda k: -unique[k][2]["epochs"])  # longest first
     out.parent.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -188,6 +188,7 @@ def ablation(out: Path, jobs: int, limit: int | None = None, only: str = "") -> 
     results: dict[str, dict[str, Any]] = {g: {} for g in GROUPS}
     for group, name, spec, _, _ in items:
         results[group][name] = done[json.dumps(spec, sort_keys=True)]
+
     def mean(group: str) -> float | None:
         accs = [r["test_acc"] for r in results[group].values()]
         return round(sum(accs) / len(accs), 2) if accs else None
@@ -196,9 +197,9 @@ def ablation(out: Path, jobs: int, limit: int | None = None, only: str = "") -> 
         "config_hash": config_hash(),
         "config": CONFIG,
         "command": "python bench/cifar10_recipe.py ablation --out bench/results/cifar10-ablation.json",
-        "started": min([started, *(r for r in resumed if r != "?")]),
+        "started": min([started, *resumed]),
         # runs taken from the partial file of an earlier, interrupted invocation: when it started
-        "resumed_from": sorted(set(resumed)),
+        "resumed_from": sorted(resumed),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": machine(),
         "smoke_test_limit": limit,
