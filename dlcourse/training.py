@@ -20,7 +20,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -255,6 +255,54 @@ def make_schedule(optimizer: torch.optim.Optimizer, name: str, lr: float,
     raise ValueError(f"schedule must be 'onecycle', 'cosine' or 'constant', not {name!r}")
 
 
+def shuffled_batches(images: Tensor, labels: Tensor, normalize: Callable[[Tensor], Tensor],
+                     batch_size: int, augment: Augment = NO_AUGMENT,
+                     generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+    """One epoch of mini-batches (x, y) in a fresh random order.
+
+    Each batch is an index into the preloaded uint8 images: augmented while still uint8
+    (4× fewer bytes to move than float32), then normalised.
+    """
+    order = torch.randperm(len(labels), generator=generator).to(labels.device)
+    for i in range(0, len(labels), batch_size):
+        idx = order[i:i + batch_size]
+        yield normalize(augment(images.index_select(0, idx), generator)), labels.index_select(0, idx)
+
+
+def train_epoch(model: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], loss_fn: LossFn,
+                opt: torch.optim.Optimizer, sched: torch.optim.lr_scheduler.LRScheduler,
+                bf16: bool = False) -> tuple[float, float, float]:
+    """The training loop over one epoch; returns its mean loss, accuracy and last lr.
+
+    For every batch: forward, loss, zero the old gradients, backward, step. The sums stay
+    on the device (no ``.item()`` per step), so a GPU never waits for the CPU.
+    """
+    model.train()
+    total_loss, correct, seen, lr = 0.0, 0, 0, float("nan")
+    for x, y in batches:
+        lr = opt.param_groups[0]["lr"]  # the rate this step uses (the schedule moves it after)
+        with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+            out = model(x)
+            loss = loss_fn(out.float(), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        total_loss = total_loss + loss.detach() * len(y)
+        correct = correct + (scores(model, out.detach()).argmax(1) == y).sum()
+        seen += len(y)
+    if seen == 0:
+        raise ValueError("batches was empty: an epoch needs at least one batch")
+    return float(total_loss) / seen, int(correct) / seen, lr
+
+
+def _counted(batches: Iterable[tuple[Tensor, Tensor]], bar: tqdm) -> Iterator[tuple[Tensor, Tensor]]:
+    """The same batches, ticking the progress bar once each."""
+    for batch in batches:
+        yield batch
+        bar.update()
+
+
 def fit(
     model: nn.Module,
     train: Split,
@@ -313,31 +361,13 @@ def fit(
     try:
         for epoch in range(1, epochs + 1):
             start = time.perf_counter()
-            model.train()
-            order = torch.randperm(len(train), generator=generator).to(device)
-            # Sums stay on the device: no .item() per step, so a GPU never waits for the CPU.
-            total_loss = torch.zeros((), device=device)
-            correct = torch.zeros((), dtype=torch.int64, device=device)
-            for i in range(0, len(train), batch_size):
-                idx = order[i:i + batch_size]
-                # augment the uint8 pixels (4× fewer bytes), then normalise the batch
-                x = train.normalize(augment(images.index_select(0, idx), generator))
-                y = labels.index_select(0, idx)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-                    out = model(x)
-                    loss = loss_fn(out.float(), y)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                sched.step()
-                total_loss += loss.detach() * len(y)
-                correct += (scores(model, out.detach()).argmax(1) == y).sum()
-                bar.update()
+            batches = shuffled_batches(images, labels, train.normalize, batch_size, augment, generator)
+            train_loss, train_acc, last_lr = train_epoch(model, _counted(batches, bar), loss_fn,
+                                                         opt, sched, bf16=bf16)
             seconds = time.perf_counter() - start
-            train_loss, train_acc = total_loss.item() / len(train), correct.item() / len(train)
             test_loss, test_acc = evaluate(model, test, loss_fn, device=device) if test is not None else (None, None)
             history.epochs.append(Epoch(epoch, train_loss, train_acc, test_loss, test_acc,
-                                        opt.param_groups[0]["lr"], seconds))
+                                        last_lr, seconds))
             bar.set_postfix(loss=f"{train_loss:.3f}", test_acc="-" if test_acc is None else f"{test_acc:.3f}")
     finally:
         bar.close()

@@ -202,3 +202,23 @@ def test_onecycle_keeps_a_quarter_warm_up_for_long_runs() -> None:
         opt.step()
         schedule.step()
     assert max(range(400), key=rates.__getitem__) == 99  # the peak after the first quarter
+
+
+def test_history_records_the_lr_each_epochs_last_step_used():
+    """With one step per epoch, the lr column is exactly the schedule's per-step rates
+    (read before the scheduler moves on, so the last epoch is inside the cycle)."""
+    from dlcourse.learning import one_cycle_lr
+
+    from torch import nn
+
+    from dlcourse.data import Split
+
+    g = torch.Generator().manual_seed(0)
+    split = Split(torch.randint(0, 256, (8, 1, 4, 4), dtype=torch.uint8, generator=g),
+                  torch.arange(8) % 2, torch.tensor([0.5]), torch.tensor([0.25]))
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+    history = training.fit(model, split, epochs=9, batch_size=8, lr=0.1, progress=False)
+    expected = [one_cycle_lr(k, 9, 0.1) for k in range(9)]  # make_schedule's pct_start 0.25
+    assert history.column("lr") == pytest.approx(expected), (
+        f"lr column {history.column('lr')} should be the rates the steps used, {expected}")
+    assert history.column("lr")[-1] < 0.01, "the last epoch's lr is the end of the cycle"
