@@ -32,7 +32,7 @@ __all__ = [
 Grad = Callable[[Tensor], Tensor]
 
 
-def _logits_and_labels(z: Tensor, y: Tensor) -> None:
+def _check_logits_labels(z: Tensor, y: Tensor) -> None:
     if not isinstance(z, Tensor) or z.dim() != 2 or not z.is_floating_point():
         raise ValueError(f"logits must be a float tensor N×K, got {_describe(z)}")
     if not isinstance(y, Tensor) or y.dtype != torch.int64 or y.shape != (z.shape[0],):
@@ -44,6 +44,19 @@ def _logits_and_labels(z: Tensor, y: Tensor) -> None:
         raise ValueError("the batch is empty: the mean loss of no examples is undefined")
 
 
+def _check_same_shape(y_hat: Tensor, y: Tensor) -> None:
+    if not isinstance(y_hat, Tensor) or not isinstance(y, Tensor) or y_hat.shape != y.shape:
+        raise ValueError(f"y_hat and y must be tensors of the same shape, got "
+                         f"{_describe(y_hat)} and {_describe(y)}")
+    if y.numel() == 0:
+        raise ValueError("y is empty: the mean of no errors is undefined")
+
+
+def _check_scores(z: Tensor) -> None:
+    if not isinstance(z, Tensor) or z.dim() < 1 or not z.is_floating_point():
+        raise ValueError(f"z must be a float tensor (classes on the last axis), got {_describe(z)}")
+
+
 def _describe(x: object) -> str:
     if isinstance(x, Tensor):
         return f"a {x.dtype} tensor of shape {tuple(x.shape)}"
@@ -52,11 +65,7 @@ def _describe(x: object) -> str:
 
 def mse(y_hat: Tensor, y: Tensor) -> Tensor:
     """Mean squared error: the mean of (ŷ − y)² over every entry."""
-    if not isinstance(y_hat, Tensor) or not isinstance(y, Tensor) or y_hat.shape != y.shape:
-        raise ValueError(f"y_hat and y must be tensors of the same shape, got "
-                         f"{_describe(y_hat)} and {_describe(y)}")
-    if y.numel() == 0:
-        raise ValueError("y is empty: the mean of no errors is undefined")
+    _check_same_shape(y_hat, y)
     return ((y_hat - y) ** 2).mean()
 
 
@@ -66,16 +75,14 @@ def softmax(z: Tensor) -> Tensor:
     Subtracting a constant from a row does not change its softmax, and after subtracting
     the max every exponent is ≤ 0, so exp never overflows.
     """
-    if not isinstance(z, Tensor) or z.dim() < 1 or not z.is_floating_point():
-        raise ValueError(f"z must be a float tensor (classes on the last axis), got {_describe(z)}")
+    _check_scores(z)
     e = torch.exp(z - z.max(dim=-1, keepdim=True).values)
     return e / e.sum(dim=-1, keepdim=True)
 
 
 def log_softmax(z: Tensor) -> Tensor:
     """Row-wise log softmax, z_k − log Σ_j exp(z_j), stable for large logits."""
-    if not isinstance(z, Tensor) or z.dim() < 1 or not z.is_floating_point():
-        raise ValueError(f"z must be a float tensor (classes on the last axis), got {_describe(z)}")
+    _check_scores(z)
     m = z.max(dim=-1, keepdim=True).values
     return z - m - torch.log(torch.exp(z - m).sum(dim=-1, keepdim=True))
 
@@ -86,13 +93,13 @@ def cross_entropy(z: Tensor, y: Tensor) -> Tensor:
     It is the negative log-likelihood of the labels under the model's softmax
     probabilities, as ``F.cross_entropy`` computes it.
     """
-    _logits_and_labels(z, y)
+    _check_logits_labels(z, y)
     return -log_softmax(z)[torch.arange(len(y)), y].mean()
 
 
 def cross_entropy_grad(z: Tensor, y: Tensor) -> Tensor:
     """∂ cross_entropy / ∂z = (softmax(z) − onehot(y)) / N, without autograd."""
-    _logits_and_labels(z, y)
+    _check_logits_labels(z, y)
     onehot = torch.zeros_like(z)
     onehot[torch.arange(len(y)), y] = 1.0
     return (softmax(z) - onehot) / len(y)
@@ -105,9 +112,7 @@ def gradient_descent(grad: Grad, w0: Tensor, lr: float, steps: int,
     v ← μ·v + ∇L(w),  w ← w − η·v   (η = ``lr``, μ = ``momentum``; μ = 0 is plain
     gradient descent). This is ``torch.optim.SGD(lr=η, momentum=μ)``'s update.
     """
-    _check_path_args(w0, lr, steps)
-    if not 0.0 <= momentum < 1.0:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    _check_path_args(w0, lr, steps, momentum=momentum)
     w, v = w0.clone(), torch.zeros_like(w0)
     path = [w.clone()]
     for _ in range(steps):
@@ -124,10 +129,8 @@ def adam(grad: Grad, w0: Tensor, lr: float, steps: int, betas: tuple[float, floa
     m ← β₁m + (1−β₁)g,  s ← β₂s + (1−β₂)g²,  w ← w − η · m̂ / (√ŝ + ε)
     with m̂ = m / (1−β₁ᵗ), ŝ = s / (1−β₂ᵗ) at step t = 1, 2, …
     """
-    _check_path_args(w0, lr, steps)
+    _check_path_args(w0, lr, steps, betas=betas)
     beta1, beta2 = betas
-    if not (0.0 <= beta1 < 1.0 and 0.0 <= beta2 < 1.0):
-        raise ValueError(f"betas must lie in [0, 1), got {betas}")
     w, m, s = w0.clone(), torch.zeros_like(w0), torch.zeros_like(w0)
     path = [w.clone()]
     for t in range(1, steps + 1):
@@ -140,13 +143,18 @@ def adam(grad: Grad, w0: Tensor, lr: float, steps: int, betas: tuple[float, floa
     return torch.stack(path)
 
 
-def _check_path_args(w0: Tensor, lr: float, steps: int) -> None:
+def _check_path_args(w0: Tensor, lr: float, steps: int, momentum: float = 0.0,
+                     betas: tuple[float, float] = (0.0, 0.0)) -> None:
     if not isinstance(w0, Tensor) or w0.dim() != 1 or not w0.is_floating_point():
         raise ValueError(f"w0 must be a 1-D float tensor of parameters, got {_describe(w0)}")
     if not (isinstance(lr, int | float) and math.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer, got {steps!r}")
+    if not 0.0 <= momentum < 1.0:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    if not all(0.0 <= beta < 1.0 for beta in betas):
+        raise ValueError(f"betas must lie in [0, 1), got {betas}")
 
 
 def one_cycle_lr(step: int, total_steps: int, max_lr: float, pct_start: float = 0.25,
@@ -158,6 +166,16 @@ def one_cycle_lr(step: int, total_steps: int, max_lr: float, pct_start: float = 
     ``torch.optim.lr_scheduler.OneCycleLR``'s learning rate with its default cosine
     annealing (which also cycles momentum, the other way round: see the chapter).
     """
+    _check_cycle(step, total_steps, pct_start)
+    start, low = max_lr / div_factor, max_lr / div_factor / final_div_factor
+    # As OneCycleLR: the peak is at step pct_start·total − 1, the end at step total − 1.
+    peak = pct_start * total_steps - 1
+    if step <= peak:
+        return _cosine(start, max_lr, step / peak)
+    return _cosine(max_lr, low, (step - peak) / (total_steps - 1 - peak))
+
+
+def _check_cycle(step: int, total_steps: int, pct_start: float) -> None:
     if not 0 < pct_start < 1:
         raise ValueError(f"pct_start must be in (0, 1), got {pct_start}")
     if not isinstance(total_steps, int) or min(pct_start, 1 - pct_start) * total_steps < 2:
@@ -165,12 +183,6 @@ def one_cycle_lr(step: int, total_steps: int, max_lr: float, pct_start: float = 
                          f"phase (pct_start={pct_start}), got {total_steps!r}")
     if not isinstance(step, int) or not 0 <= step < total_steps:
         raise ValueError(f"step must be an integer in 0..{total_steps - 1}, got {step!r}")
-    start, low = max_lr / div_factor, max_lr / div_factor / final_div_factor
-    # As OneCycleLR: the peak is at step pct_start·total − 1, the end at step total − 1.
-    peak = pct_start * total_steps - 1
-    if step <= peak:
-        return _cosine(start, max_lr, step / peak)
-    return _cosine(max_lr, low, (step - peak) / (total_steps - 1 - peak))
 
 
 def _cosine(start: float, end: float, fraction: float) -> float:
