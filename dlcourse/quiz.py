@@ -532,7 +532,8 @@ def practice_question() -> MultipleChoice:
                 "and model other complex kinds of data such as images and audio.",
                 True,
                 "B is the false statement. A composition of linear maps is linear: "
-                "$W_2(W_1x+b_1)+b_2 = (W_2W_1)x + (W_2b_1+b_2)$. With only linear "
+                "$(\\mathbf{x}W_1+\\mathbf{b}_1)W_2+\\mathbf{b}_2 = \\mathbf{x}(W_1W_2) + "
+                "(\\mathbf{b}_1W_2+\\mathbf{b}_2)$ (one example per row, as in the book). With only linear "
                 "activations a deep network is one linear map, however many layers it "
                 "has, and cannot model images or audio.",
             ),
