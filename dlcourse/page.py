@@ -1,6 +1,6 @@
 """A chapter's setup in one call, and the display helpers the chapters share.
 
-A chapter starts with one hidden cell::
+A chapter starts with one hidden cell (tagged ``remove-cell``)::
 
     from dlcourse import page
     page.setup()
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from IPython.display import Code, Markdown
 
-__all__ = ["setup", "show", "markdown_table"]
+__all__ = ["setup", "show", "markdown_table", "glue"]
 
 
 def setup(threads: int = 1) -> None:
@@ -72,3 +72,17 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> M
     lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * width]
     lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows]
     return Markdown("\n".join(lines))
+
+
+def glue(name: str, value: object, display: bool = False) -> None:
+    """Publish ``value`` for the prose (``{glue:text}`name```) and print it.
+
+    Glue cells are hidden on the site (tag ``remove-cell``); in Jupyter, where the prose
+    shows the raw ``{glue:text}`` role, the printed line gives the live reader the number.
+    """
+    if not isinstance(name, str) or not name or any(c.isspace() for c in name):
+        raise ValueError(f"name must be a non-empty string without spaces, got {name!r}")
+    from myst_nb import glue as myst_glue
+
+    myst_glue(name, value, display=display)
+    print(f"{name} = {value}")
