@@ -198,9 +198,9 @@ class FramePlayer:
             f'<img src="{uris[0]}" alt="{alt}, frame 1 of {len(uris)}" style="max-width:100%">'
             '<figcaption>'
             f"{caption}"
-            '<button type="button" data-back title="previous frame">&#9664;</button> '
+            '<button type="button" data-back title="previous frame">&#9664; back</button> '
             '<button type="button" data-play title="play or pause">&#9654; play</button> '
-            '<button type="button" data-next title="next frame">&#9654;&#9654;</button> '
+            '<button type="button" data-next title="next frame">next &#9654;</button> '
             f'<input type="range" min="0" max="{len(uris) - 1}" value="0" aria-label="frame" '
             'style="vertical-align:middle"> '
             f'<span class="dlc-frame">1 / {len(uris)}</span>'
