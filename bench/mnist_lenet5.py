@@ -101,7 +101,7 @@ def padded_mnist(limit: int | None = None) -> tuple[data.Split, data.Split]:
     return splits[0], splits[1]
 
 
-def run(name: str, spec: dict[str, Any], train: data.Split, test: data.Split) -> dict[str, Any]:
+def run(spec: dict[str, Any], train: data.Split, test: data.Split) -> dict[str, Any]:
     """Train one network as ``spec`` says; return its per-epoch test errors and timings."""
     fit_args = dict(spec["fit"])
     training.set_seed(fit_args["seed"])  # the same seed fixes the initial weights
@@ -180,10 +180,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     torch.set_num_threads(config["threads"])
     train, test = padded_mnist(args.limit)
     started = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    code = code_version()  # at the start: files edited during a long run did not run
     results = {}
     for name in names:
         print(f"training {name} ...", flush=True)
-        results[name] = run(name, config["runs"][name], train, test)
+        results[name] = run(config["runs"][name], train, test)
         print(f"  {name}: test error {results[name]['test_error_percent']} % "
               f"in {results[name]['wall_seconds']} s", flush=True)
     report = {
@@ -192,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "config_hash": config_hash(config),
         "started": started,
         "machine": machine(),
-        "code": code_version(),
+        "code": code,
         "results": results,
     }
     out.parent.mkdir(parents=True, exist_ok=True)
