@@ -9,15 +9,21 @@ In live Jupyter the reader moves the controls and the figure is redrawn. The bui
 has no kernel, so the same object also offers a ``text/html`` rendering: the figure
 drawn at the controls' initial values as an inline PNG, with a note on how to run the
 page live. ``_config.yml`` makes the html builder prefer that over the widget view.
+
+``frame_player(figures)`` shows a sequence of figures as an animation: the frames are
+PNGs inside the HTML, with a small play/step/slider player in plain JavaScript, so it
+runs on the static site as well as in Jupyter.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import io
+import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as w
@@ -125,3 +131,96 @@ class InteractiveFigure:
 def interactive_figure(draw: Draw, title: str = "", **controls: w.ValueWidget) -> InteractiveFigure:
     """Wrap ``draw(**values) -> Figure`` with ipywidgets controls (see module docstring)."""
     return InteractiveFigure(draw, title, **controls)
+
+
+# ------------------------------------------------------------------ frame-by-frame animation
+
+PLAYER_SCRIPT = """(function () {
+  var root = document.getElementById(%(id)s), frames = %(frames)s;
+  var img = root.querySelector("img"), slider = root.querySelector("input");
+  var label = root.querySelector(".dlc-frame"), play = root.querySelector("[data-play]");
+  var timer = null, i = 0;
+  function show(k) {
+    i = (k + frames.length) %% frames.length;
+    img.src = frames[i]; slider.value = i;
+    label.textContent = (i + 1) + " / " + frames.length;
+  }
+  function stop() { clearInterval(timer); timer = null; play.textContent = "\\u25B6 play"; }
+  play.onclick = function () {
+    if (timer) { stop(); return; }
+    play.textContent = "\\u23F8 pause";
+    timer = setInterval(function () { show(i + 1); }, %(interval)d);
+  };
+  root.querySelector("[data-back]").onclick = function () { stop(); show(i - 1); };
+  root.querySelector("[data-next]").onclick = function () { stop(); show(i + 1); };
+  slider.oninput = function () { stop(); show(Number(slider.value)); };
+})();"""
+
+
+class FramePlayer:
+    """An animation as still frames with a small player: play/pause, step, slider.
+
+    The frames are PNGs inside the HTML and the player is a few lines of plain
+    JavaScript, so it works on the static site (no kernel, no request to any server) and
+    in Jupyter. Without JavaScript the first frame is shown as an image.
+    """
+
+    def __init__(self, frames: Sequence[Figure], title: str = "", interval_ms: int = 900,
+                 dpi: int = 72) -> None:
+        frames = list(frames)
+        if not frames or not all(isinstance(f, Figure) for f in frames):
+            kinds = sorted({type(f).__name__ for f in frames}) or ["nothing"]
+            raise TypeError(f"frames must be a non-empty sequence of matplotlib Figures, got {kinds}")
+        if not isinstance(interval_ms, int) or interval_ms < 50:
+            raise ValueError(f"interval_ms must be an integer of at least 50 (ms per frame), got {interval_ms!r}")
+        if not isinstance(dpi, int) or dpi < 10:
+            raise ValueError(f"dpi must be an integer of at least 10, got {dpi!r}")
+        self.title = title
+        self.interval_ms = interval_ms
+        # The whole figure, not a tight crop: every frame has the same size, so the
+        # picture does not jump as the player steps through them.
+        self.pngs = [_png(f, dpi) for f in frames]
+
+    def __len__(self) -> int:
+        return len(self.pngs)
+
+    def html(self) -> str:
+        """The player as one self-contained ``<figure>``."""
+        uris = ["data:image/png;base64," + base64.b64encode(p).decode("ascii") for p in self.pngs]
+        # A stable id from the content: rebuilding the page gives the same HTML.
+        uid = "dlc-player-" + hashlib.sha1(b"".join(self.pngs)).hexdigest()[:12]
+        script = PLAYER_SCRIPT % {"id": json.dumps(uid), "frames": json.dumps(uris),
+                                  "interval": self.interval_ms}
+        alt = html.escape(self.title or "animation", quote=True)
+        caption = f"<b>{html.escape(self.title)}</b> " if self.title else ""
+        return (
+            f'<figure class="dlc-player" id="{uid}">'
+            f'<img src="{uris[0]}" alt="{alt}, frame 1 of {len(uris)}" style="max-width:100%">'
+            '<figcaption>'
+            f"{caption}"
+            '<button type="button" data-back title="previous frame">&#9664; back</button> '
+            '<button type="button" data-play title="play or pause">&#9654; play</button> '
+            '<button type="button" data-next title="next frame">next &#9654;</button> '
+            f'<input type="range" min="0" max="{len(uris) - 1}" value="0" aria-label="frame" '
+            'style="vertical-align:middle"> '
+            f'<span class="dlc-frame">1 / {len(uris)}</span>'
+            "</figcaption>"
+            f"<script>{script}</script>"
+            "</figure>"
+        )
+
+    def _repr_html_(self) -> str:
+        return self.html()
+
+
+def frame_player(frames: Sequence[Figure], title: str = "", interval_ms: int = 900,
+                 dpi: int = 72) -> FramePlayer:
+    """Show matplotlib Figures one after another as an animation (see ``FramePlayer``)."""
+    return FramePlayer(frames, title, interval_ms, dpi)
+
+
+def _png(fig: Figure, dpi: int) -> bytes:
+    """The whole figure as PNG bytes (no tight bounding box: frames keep one size)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()

@@ -136,6 +136,19 @@ def test_build_quick_runs_cold_then_warm(tmp_path: Path) -> None:
     assert len(_table_rows(report["table"])) == 2
 
 
+def test_conv_speed_quick_times_three_implementations_that_agree(tmp_path: Path) -> None:
+    done = _run("conv_speed.py", tmp_path)
+    report = json.loads((tmp_path / "conv-speed.json").read_text())
+    assert report["script"] == "bench/conv_speed.py" and "--quick" in report["command"]
+    assert report["table"] in (tmp_path / "conv-speed.md").read_text() and report["table"] in done.stdout
+    rows = report["results"]["rows"]
+    assert [name.split()[0] for name in rows] == ["loops", "im2col", "PyTorch"]
+    for row in rows.values():
+        assert row["seconds"] > 0 and row["max_abs_diff_from_pytorch"] < 1e-3
+    assert report["results"]["columns_vs_input_size"] > 1  # the column matrix copies pixels
+    assert len(_table_rows(report["table"])) == 3
+
+
 def test_build_reads_its_logs() -> None:
     build = _load("build")
     log = ("\x1b[01mupdating environment: \x1b[39;49;00m[new config] 3 added, 0 changed, 0 removed\n"
