@@ -23,6 +23,29 @@ from torch import Tensor
 
 from ._checks import check_callable, check_int, check_real, check_tensor, describe
 
+__all__ = [
+    "DEBT_GRAPH",
+    "XOR_POINTS",
+    "Graph",
+    "Value",
+    "chase",
+    "count_paths",
+    "debts_walk",
+    "inputs_of",
+    "layered_graph",
+    "mlp2_backward",
+    "mlp2_forward",
+    "mlp_scratch",
+    "mse_loss_and_grad",
+    "numerical_grad",
+    "output_of",
+    "path_enumeration_cost",
+    "paths",
+    "repay",
+    "reverse_mode_cost",
+    "train_xor_scratch",
+]
+
 # ============================================================================ (a) Value
 
 

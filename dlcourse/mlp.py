@@ -154,8 +154,9 @@ def hidden_layer(X: Tensor, params: MLPParams, activation: str = "relu") -> Tens
 
 def forward(X: Tensor, params: MLPParams, activation: str = "relu") -> Tensor:
     """Ŷ = φ(X W1 + b1) W2 + b2 for a batch X (N × d, rows are examples); Ŷ is N × out."""
+    H = hidden_layer(X, params, activation)  # checks X and params
     _, _, W2, b2 = params
-    return hidden_layer(X, params, activation) @ W2 + b2
+    return H @ W2 + b2
 
 
 def as_sequential(params: MLPParams, activation: str = "relu") -> nn.Sequential:
