@@ -341,3 +341,93 @@ def test_train_xor_scratch_reaches_full_accuracy(seed):
     assert losses[-1] < 0.01 < losses[0]
     predictions = [float(mlp_scratch(params, x).data > 0.5) for x, _ in XOR_POINTS]
     assert predictions == [t for _, t in XOR_POINTS]
+
+
+# ============================================================================ issue 15: edge cases
+
+
+def test_backward_twice_accumulates_into_leaves_like_pytorch():
+    """x = 0.4, y = tanh(3x)·x: 1.1997, then 2.3994 (leaves accumulate), then after
+    x.grad = 0 the right value again (intermediates never keep old gradients)."""
+    x = Value(0.4)
+    y = (3 * x).tanh() * x
+    xt = torch.tensor(0.4, dtype=torch.float64, requires_grad=True)
+    yt = torch.tanh(3 * xt) * xt
+    y.backward()
+    yt.backward(retain_graph=True)
+    assert x.grad == pytest.approx(xt.grad.item(), rel=1e-12)
+    assert x.grad == pytest.approx(1.1997, abs=1e-4)
+    y.backward()
+    yt.backward(retain_graph=True)
+    assert x.grad == pytest.approx(xt.grad.item(), rel=1e-12)
+    assert x.grad == pytest.approx(2.3994, abs=1e-4)
+    x.grad = 0.0
+    xt.grad.zero_()
+    y.backward()
+    yt.backward()
+    assert x.grad == pytest.approx(xt.grad.item(), rel=1e-12)
+    assert x.grad == pytest.approx(1.1997, abs=1e-4)
+
+
+def test_zero_grad_resets_every_node_of_the_graph():
+    x = Value(0.4)
+    y = (3 * x).tanh() * x
+    y.backward()
+    y.zero_grad()
+    assert x.grad == 0.0 and y.grad == 0.0 and all(v.grad == 0.0 for v in y._prev)
+    y.backward()
+    assert x.grad == pytest.approx(1.1997, abs=1e-4)
+
+
+def test_backward_on_deep_graphs_needs_no_recursion():
+    total = sum(Value(1.0) for _ in range(1000))
+    total.backward()
+    assert total.data == 1000.0
+    x = Value(0.5)
+    chain = x
+    for _ in range(100_000):  # a chain 100,000 operations deep
+        chain = chain * 1.0 + 0.0
+    chain.backward()
+    assert x.grad == 1.0
+
+
+def test_value_matches_pytorch_at_the_edges():
+    assert Value(1000.0).exp().data == math.inf == torch.tensor(1000.0, dtype=torch.float64).exp().item()
+    big = Value(10.0) ** 400
+    assert big.data == math.inf
+    z = Value(0.0)
+    (z**0.5).backward()  # d√x/dx at 0 is +inf in PyTorch too
+    zt = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    (zt**0.5).backward()
+    assert z.grad == zt.grad.item() == math.inf
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: Value(-2) ** 0.5, ValueError, "integer exponent"),
+        (lambda: Value(1) / Value(0), ValueError, "division by zero"),
+        (lambda: 1 / Value(0), ValueError, "division by zero"),
+        (lambda: Value(-1.0).log(), ValueError, "positive"),
+    ],
+)
+def test_value_domain_errors_are_clear(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_mlp2_forward_refuses_biases_that_would_broadcast_per_example():
+    X, W1, W2 = torch.randn(3, 2), torch.randn(2, 4), torch.randn(4, 1)
+    for b1 in (torch.zeros(3, 4), torch.zeros(4, 1), torch.zeros(1)):
+        with pytest.raises(ValueError, match="b1 must have shape"):
+            mlp2_forward(X, W1, b1, W2, torch.zeros(1))
+
+
+def test_debt_graphs_must_be_acyclic_and_declare_every_node():
+    cyclic = {"a": ["c"], "c": ["d"], "d": ["c", "e"], "e": []}
+    grads = {("a", "c"): 1.0, ("c", "d"): 1.0, ("d", "c"): 1.0, ("d", "e"): 1.0}
+    for run in (chase, repay):
+        with pytest.raises(ValueError, match="cycle"):
+            run(cyclic, grads)
+        with pytest.raises(ValueError, match="'z' is not a node"):
+            run({"a": ["z"], "e": []}, {("a", "z"): 1.0})

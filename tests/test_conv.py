@@ -285,3 +285,12 @@ def test_sliding_windows_follow_the_index_formula_without_copying(stride, dilati
     for i, j, a, b in [(0, 0, 0, 0), (oh - 1, ow - 1, kh - 1, kw - 1), (oh // 2, 1, 1, 0)]:
         assert torch.equal(windows[:, :, i, j, a, b], x[:, :, i * sh + a * dh, j * sw + b * dw])
     assert windows.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+
+
+def test_parameter_counts_refuse_impossible_layers() -> None:
+    with pytest.raises(ValueError, match="in_ch"):
+        conv_params(-1, 3, 3)
+    with pytest.raises(ValueError, match="in_features"):
+        dense_params(-1, 3)
+    with pytest.raises(TypeError, match="stride must be an int"):
+        conv2d(torch.zeros(1, 1, 5, 5), torch.zeros(1, 1, 3, 3), stride=1.5)

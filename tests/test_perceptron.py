@@ -162,3 +162,10 @@ def test_bad_shapes_raise():
         predict(torch.ones(3), 0.0, torch.ones(4, 2))
     with pytest.raises(ValueError, match="max_epochs"):
         pla(torch.ones(1, 2), torch.ones(1), max_epochs=0)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_pla_refuses_non_finite_points_instead_of_converging(bad: float) -> None:
+    X = torch.tensor([[1.0, 1.0], [bad, -1.0]], dtype=torch.float64)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        pla(X, torch.tensor([1.0, -1.0]))
