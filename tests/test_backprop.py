@@ -6,6 +6,8 @@ import random
 
 import pytest
 import torch
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from dlcourse.backprop import (
     DEBT_GRAPH,
@@ -431,3 +433,114 @@ def test_debt_graphs_must_be_acyclic_and_declare_every_node():
             run(cyclic, grads)
         with pytest.raises(ValueError, match="'z' is not a node"):
             run({"a": ["z"], "e": []}, {("a", "z"): 1.0})
+
+
+# ============================================================================ properties
+# Random expression graphs, drawn by Hypothesis from the same safe operations as above.
+
+
+@st.composite
+def programs(draw, max_ops: int = 10):
+    """(program, inputs): up to ``max_ops`` operations, each on any earlier node (so
+    nodes are reused), summed at the end so that every node matters."""
+    n_inputs = draw(st.integers(1, 3))
+    steps = []
+    for k in range(draw(st.integers(1, max_ops))):
+        earlier = st.integers(0, n_inputs + k - 1)
+        if draw(st.booleans()):
+            steps.append((draw(st.sampled_from(sorted(UNARY))), draw(earlier), None))
+        else:
+            steps.append((draw(st.sampled_from(sorted(BINARY))), draw(earlier), draw(earlier)))
+
+    def program(xs):
+        nodes = list(xs)
+        for op, i, j in steps:
+            nodes.append(UNARY[op](nodes[i]) if j is None else BINARY[op](nodes[i], nodes[j]))
+        return sum(nodes[1:], nodes[0])
+
+    xs = draw(st.lists(st.floats(-1.5, 1.5), min_size=n_inputs, max_size=n_inputs))
+    return program, xs
+
+
+def _finite(*numbers: float) -> bool:
+    return all(math.isfinite(v) for v in numbers)
+
+
+@given(programs())
+def test_value_matches_torch_on_random_graphs_with_reused_nodes(case):
+    program, xs = case
+    t_data, t_grads = torch_grads(program, xs)
+    assume(_finite(t_data, *t_grads))  # cubes of cubes can overflow; not what is tested here
+    data, grads = value_grads(program, xs)
+    assert data == pytest.approx(t_data, rel=1e-9, abs=1e-9)
+    assert grads == pytest.approx(t_grads, rel=1e-9, abs=1e-9)
+
+
+@given(programs())
+def test_second_backward_doubles_the_leaves_and_keeps_the_intermediates(case):
+    program, xs = case
+    leaves = [Value(x) for x in xs]
+    out = program(leaves)
+    out.backward()
+    first = [v.grad for v in leaves]
+    nodes = out._graph()
+    inner = {id(v): v.grad for v in nodes if v._prev}
+    assume(_finite(*first, *inner.values()))
+    out.backward()
+    assert [v.grad for v in leaves] == pytest.approx([2 * g for g in first], rel=1e-12, abs=0)
+    assert {id(v): v.grad for v in nodes if v._prev} == inner
+
+
+CHAIN_OPS = {  # each keeps the value bounded, so a chain thousands deep stays finite
+    "tanh": lambda a: a.tanh(),
+    "sigmoid": lambda a: a.sigmoid(),
+    "affine": lambda a: a * 0.9 + 0.1,
+    "relu": lambda a: (a - 0.2).relu(),
+    "neg": lambda a: -a,
+    "square": lambda a: a * a,
+}
+
+
+@given(depth=st.integers(500, 3000), seed=st.integers(0, 2**32 - 1))
+def test_value_matches_torch_on_deep_chains(depth, seed):
+    rng = random.Random(seed)
+    ops = [rng.choice(list(CHAIN_OPS)) for _ in range(depth)]
+    x0 = rng.uniform(-1, 1)
+
+    def chain(x):
+        for op in ops:
+            x = CHAIN_OPS[op](x)
+        return x
+
+    x = Value(x0)
+    out = chain(x)
+    out.backward()
+    xt = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    outt = chain(xt)
+    outt.backward()
+    assert out.data == pytest.approx(outt.item(), rel=1e-9, abs=1e-12)
+    assert x.grad == pytest.approx(xt.grad.item(), rel=1e-7, abs=1e-12)
+
+
+@given(
+    sizes=st.tuples(*(st.integers(1, 6) for _ in range(4))),  # N, d, m, k
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_matrix_backprop_matches_torch_on_random_sizes(sizes, seed):
+    N, d, m, k = sizes
+    g = torch.Generator().manual_seed(seed)
+    X, W1, b1, W2, b2, T = (
+        torch.randn(*shape, generator=g, dtype=torch.float64)
+        for shape in ((N, d), (d, m), (m,), (m, k), (k,), (N, k))
+    )
+    cache = mlp2_forward(X, W1, b1, W2, b2)
+    loss, dY = mse_loss_and_grad(cache["Y"], T)
+    grads = mlp2_backward(cache, dY)
+    leaves = {name: t.clone().requires_grad_() for name, t in dict(X=X, W1=W1, b1=b1, W2=W2, b2=b2).items()}
+    Y = torch.tanh(leaves["X"] @ leaves["W1"] + leaves["b1"]) @ leaves["W2"] + leaves["b2"]
+    torch_loss = torch.nn.functional.mse_loss(Y, T)
+    torch_loss.backward()
+    assert loss == pytest.approx(torch_loss.item(), rel=1e-12)
+    for name, leaf in leaves.items():
+        assert grads[name].shape == leaf.shape, name
+        torch.testing.assert_close(grads[name], leaf.grad, rtol=1e-10, atol=1e-12)
