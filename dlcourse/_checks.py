@@ -28,8 +28,18 @@ def describe(value: Any) -> str:
     return f"{text} ({type(value).__name__})"
 
 
+def _scalar(value: Any, floating: bool) -> Any:
+    """A one-element tensor (e.g. ``torch.tensor(0.5)``) as the Python number it holds;
+    anything else unchanged. Integer tensors count as reals, float tensors not as ints."""
+    if isinstance(value, Tensor) and value.numel() == 1 and value.dtype != torch.bool:
+        if floating or not value.is_floating_point():
+            return value.item()
+    return value
+
+
 def check_int(value: Any, name: str, minimum: int | None = None) -> int:
     """``value`` as an int (bools and floats such as 2.0 are refused), >= ``minimum``."""
+    value = _scalar(value, floating=False)
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {describe(value)}")
     if minimum is not None and value < minimum:
@@ -47,6 +57,7 @@ def check_real(
 ) -> float:
     """``value`` as a finite float (bools refused), optionally >= ``minimum``, > 0
     (``positive``) or < ``below``."""
+    value = _scalar(value, floating=True)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {describe(value)}")
     value = float(value)
