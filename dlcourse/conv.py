@@ -220,12 +220,20 @@ def sliding_windows(
     window with fancy indexing works too, but is several times slower).
     """
     _check_image_batch(x)
-    kh, kw = _pair(kernel_size, "kernel_size", 1)
-    sh, sw = _pair(stride, "stride", 1)
-    dh, dw = _pair(dilation, "dilation", 1)
+    kernel = _pair(kernel_size, "kernel_size", 1)
+    steps = _pair(stride, "stride", 1)
+    gaps = _pair(dilation, "dilation", 1)
     # output_size raises a helpful ValueError when the (dilated) kernel does not fit.
-    output_size(x.shape[2], kh, 0, sh, dh)
-    output_size(x.shape[3], kw, 0, sw, dw)
+    output_size(x.shape[2], kernel[0], 0, steps[0], gaps[0])
+    output_size(x.shape[3], kernel[1], 0, steps[1], gaps[1])
+    return _windows(x, kernel, steps, gaps)
+
+
+def _windows(
+    x: Tensor, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> Tensor:
+    """``sliding_windows`` on arguments already checked."""
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
     windows = x.unfold(2, span_h, sh).unfold(3, span_w, sw)  # N×C×oh×ow×span_h×span_w
     return windows[..., ::dh, ::dw]
@@ -244,8 +252,25 @@ def im2col(
     output position l (in reading order), flattened channel by channel.
     """
     _check_image_batch(x)
-    ph, pw = _pair(padding, "padding", 0)
-    windows = sliding_windows(F.pad(x, (pw, pw, ph, ph)), kernel_size, stride, dilation)
+    kernel = _pair(kernel_size, "kernel_size", 1)
+    steps = _pair(stride, "stride", 1)
+    pads = _pair(padding, "padding", 0)
+    gaps = _pair(dilation, "dilation", 1)
+    output_size(x.shape[2], kernel[0], pads[0], steps[0], gaps[0])  # checks the kernel fits
+    output_size(x.shape[3], kernel[1], pads[1], steps[1], gaps[1])
+    return _im2col(x, kernel, steps, pads, gaps)
+
+
+def _im2col(
+    x: Tensor,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> Tensor:
+    """``im2col`` on arguments already checked."""
+    ph, pw = padding
+    windows = _windows(F.pad(x, (pw, pw, ph, ph)), kernel, stride, dilation)
     N, C, oh, ow, kh, kw = windows.shape
     return windows.permute(0, 1, 4, 5, 2, 3).reshape(N, C * kh * kw, oh * ow)
 
@@ -270,7 +295,7 @@ def conv2d(
     dh, dw = _pair(dilation, "dilation", 1)
     oh, ow = output_size(H, kh, ph, sh, dh), output_size(W, kw, pw, sw, dw)
 
-    columns = im2col(x, (kh, kw), stride, padding, dilation)  # N × C·kh·kw × L
+    columns = _im2col(x, (kh, kw), (sh, sw), (ph, pw), (dh, dw))  # N × C·kh·kw × L
     y = weight.reshape(O, C * kh * kw) @ columns  # N × O × L (matmul broadcasts over N)
     if bias is not None:
         y = y + bias[None, :, None]
