@@ -272,7 +272,9 @@ def numerical_grad(
         up, down = xs.copy(), xs.copy()
         up[i] += h
         down[i] -= h
-        grads.append((f(up) - f(down)) / (2 * h))
+        # f must give a plain finite number (not a Value: use .data) for the difference
+        f_up, f_down = check_real(f(up), "f(xs)"), check_real(f(down), "f(xs)")
+        grads.append((f_up - f_down) / (2 * h))
     return grads
 
 

@@ -120,6 +120,7 @@ CASES: list[Case] = [
     Case("backprop.numerical_grad", lambda: backprop.numerical_grad(lambda v: v[0], [1.0], h=0), ValueError, r"\bh\b"),
     Case("backprop.numerical_grad", lambda: backprop.numerical_grad(lambda v: v[0], [math.inf]), ValueError, r"xs\[0\]"),
     Case("backprop.numerical_grad", lambda: backprop.numerical_grad("f", [1.0]), TypeError, r"\bf\b"),
+    Case("backprop.numerical_grad", lambda: backprop.numerical_grad(lambda v: backprop.Value(v[0]), [1.0]), TypeError, r"f\(xs\) must be a real number"),
     Case("backprop.mlp2_forward", lambda: backprop.mlp2_forward(**{**MLP2, "b1": torch.zeros(4, 1)}), ValueError, r"b1.*\(4,\)"),
     Case("backprop.mlp2_forward", lambda: backprop.mlp2_forward(**{**MLP2, "b2": torch.zeros(3, 1)}), ValueError, "b2"),
     Case("backprop.mlp2_forward", lambda: backprop.mlp2_forward(**{**MLP2, "X": torch.zeros(3, 5)}), ValueError, "do not chain"),
