@@ -60,7 +60,10 @@ def scaled_tanh(a: Tensor) -> Tensor:
 # ----------------------------------------------------------------------------------
 def _check_images(x: Tensor, channels: int, name: str) -> None:
     """Raise a ValueError that says how to fix ``x`` unless it is an N×C×32×32 batch."""
-    check_tensor(x, "x", shape=f"N×{channels}×32×32")
+    # inline, not check_tensor: the lenet5 exercise's hidden test lets a student's model
+    # call only forward, scores and this function of dlcourse
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name} expects x to be a torch.Tensor N×{channels}×32×32, got {type(x).__name__}")
     if x.dim() == 3:
         raise ValueError(
             f"{name} expects a batch N×{channels}×32×32, got a 3-D tensor {tuple(x.shape)}: "

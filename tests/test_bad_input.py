@@ -223,6 +223,7 @@ CASES: list[Case] = [
     # ---------------------------------------------------------------- models
     Case("models.scaled_tanh", lambda: models.scaled_tanh(1.0), TypeError, r"\ba\b.*Tensor"),
     Case("models.LeNet", lambda: models.LeNet(in_channels=0), ValueError, "in_channels"),
+    Case("models.LeNet", lambda: models.LeNet()([[0.0]]), TypeError, r"\bx\b.*torch\.Tensor"),
     Case("models.LeNet", lambda: models.LeNet(in_channels=1)(torch.zeros(2, 1, 28, 28)), ValueError, "pad"),
     Case("models.LeNet5", lambda: models.LeNet5(head="linear"), ValueError, "head"),
     Case("models.LeNet5", lambda: models.LeNet5()(torch.zeros(2, 3, 32, 32)), ValueError, "input channel"),
