@@ -20,47 +20,81 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ._checks import check_callable, check_int, check_real, check_tensor, describe
+
+__all__ = [
+    "ACTIVATIONS",
+    "Activation",
+    "d_gelu",
+    "d_identity",
+    "d_leaky_relu",
+    "d_relu",
+    "d_scaled_tanh",
+    "d_sigmoid",
+    "d_tanh",
+    "gelu",
+    "get_activation",
+    "gradient_norms_per_layer",
+    "identity",
+    "leaky_relu",
+    "linear_stack_collapse",
+    "relu",
+    "scaled_tanh",
+    "sigmoid",
+    "tanh",
+]
+
 # ----------------------------------------------------------------------------- the functions
 
 
 def sigmoid(a: Tensor) -> Tensor:
     """σ(a) = 1 / (1 + e^(−a)), squashes to (0, 1)."""
+    check_tensor(a, "a")
     return torch.sigmoid(a)  # torch's version avoids overflow of e^(−a) for very negative a
 
 
 def d_sigmoid(a: Tensor) -> Tensor:
     """σ′(a) = σ(a)(1 − σ(a)); never more than 1/4, the root of vanishing gradients."""
+    check_tensor(a, "a")
     s = sigmoid(a)
     return s * (1 - s)
 
 
 def tanh(a: Tensor) -> Tensor:
     """tanh(a) = (e^a − e^(−a)) / (e^a + e^(−a)) = 2σ(2a) − 1, squashes to (−1, 1)."""
+    check_tensor(a, "a")
     return torch.tanh(a)
 
 
 def d_tanh(a: Tensor) -> Tensor:
     """tanh′(a) = 1 − tanh²(a); equal to 1 at the origin."""
+    check_tensor(a, "a")
     return 1 - torch.tanh(a) ** 2
 
 
 def relu(a: Tensor) -> Tensor:
     """ReLU(a) = max(0, a)."""
+    check_tensor(a, "a")
     return torch.clamp(a, min=0)
 
 
 def d_relu(a: Tensor) -> Tensor:
     """ReLU′(a) = 1 if a > 0 else 0 (at the kink a = 0 we take 0, as PyTorch does)."""
+    check_tensor(a, "a")
     return (a > 0).to(a.dtype)
 
 
 def leaky_relu(a: Tensor, slope: float = 0.01) -> Tensor:
     """LeakyReLU(a) = a if a > 0 else slope·a: a small slope keeps negative units learning."""
+    check_tensor(a, "a")
+    check_real(slope, "slope")
     return torch.where(a > 0, a, slope * a)
 
 
 def d_leaky_relu(a: Tensor, slope: float = 0.01) -> Tensor:
     """LeakyReLU′(a) = 1 if a > 0 else slope (at a = 0 we take slope, as PyTorch does)."""
+    check_tensor(a, "a")
+    check_real(slope, "slope")
     return torch.where(a > 0, torch.ones_like(a), torch.full_like(a, slope))
 
 
@@ -77,11 +111,13 @@ def _normal_pdf(a: Tensor) -> Tensor:
 def gelu(a: Tensor) -> Tensor:
     """GELU(a) = a·Φ(a), the exact (erf-based) form: the input, weighted by how likely
     a standard normal variable is to fall below it (Hendrycks & Gimpel, 2016)."""
+    check_tensor(a, "a")
     return a * _normal_cdf(a)
 
 
 def d_gelu(a: Tensor) -> Tensor:
     """GELU′(a) = Φ(a) + a·φ(a) (product rule, with Φ′ = φ)."""
+    check_tensor(a, "a")
     return _normal_cdf(a) + a * _normal_pdf(a)
 
 
@@ -97,21 +133,25 @@ def scaled_tanh(a: Tensor) -> Tensor:
     near a = ±1 (so targets ±1 sit where the curve bends most, not in the flat
     saturated tails), and the gain at the origin, f′(0) = 1.7159·2/3 ≈ 1.14, is close to 1.
     """
+    check_tensor(a, "a")
     return SCALED_TANH_A * torch.tanh(SCALED_TANH_S * a)
 
 
 def d_scaled_tanh(a: Tensor) -> Tensor:
     """f′(a) = A·S·(1 − tanh²(S·a)) (chain rule through tanh)."""
+    check_tensor(a, "a")
     return SCALED_TANH_A * SCALED_TANH_S * (1 - torch.tanh(SCALED_TANH_S * a) ** 2)
 
 
 def identity(a: Tensor) -> Tensor:
     """φ(a) = a: "no activation", the linear case."""
+    check_tensor(a, "a")
     return a
 
 
 def d_identity(a: Tensor) -> Tensor:
     """φ′(a) = 1."""
+    check_tensor(a, "a")
     return torch.ones_like(a)
 
 
@@ -125,6 +165,12 @@ class Activation:
     name: str
     f: Callable[[Tensor], Tensor]
     df: Callable[[Tensor], Tensor]
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"Activation.name must be a non-empty string, got {describe(self.name)}")
+        check_callable(self.f, "Activation.f")
+        check_callable(self.df, "Activation.df")
 
 
 ACTIVATIONS: dict[str, Activation] = {
@@ -143,6 +189,8 @@ ACTIVATIONS: dict[str, Activation] = {
 
 def get_activation(name: str) -> Activation:
     """Look an activation up by name in ``ACTIVATIONS``, with a helpful error."""
+    if not isinstance(name, str):
+        raise TypeError(f"name must be an activation's name such as 'relu', got {describe(name)}")
     if name not in ACTIVATIONS:
         raise ValueError(
             f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}"
@@ -159,8 +207,14 @@ def linear_stack_collapse(weights: list[Tensor]) -> Tensor:
     With row vectors, x ↦ x W_1 ↦ x W_1 W_2 ↦ … : by associativity the whole stack is
     x (W_1 ⋯ W_L). (Biases collapse too: an affine map of an affine map is affine.)
     """
+    if isinstance(weights, Tensor) or not isinstance(weights, (list, tuple)):
+        raise TypeError(f"weights must be a list of matrices [W_1, ..., W_L], got {describe(weights)}")
     if not weights:
         raise ValueError("need at least one weight matrix")
+    for l, W_l in enumerate(weights, start=1):
+        check_tensor(W_l, f"weights[{l - 1}] (W_{l})", dim=2, shape="fan_in × fan_out")
+    if len({W_l.dtype for W_l in weights}) > 1:
+        raise TypeError(f"weights must share one dtype, got {[str(W_l.dtype) for W_l in weights]}")
     W = weights[0]
     for l, W_next in enumerate(weights[1:], start=2):
         if W.dim() != 2 or W_next.dim() != 2 or W.shape[1] != W_next.shape[0]:
@@ -189,6 +243,8 @@ def gradient_norms_per_layer(
     activations h_{l−1} shrink at the same rate the other way, and ∂L/∂W_l = h_{l−1}ᵀ δ_l
     stays about the same size in every layer.
     """
+    for name, value in (("depth", depth), ("width", width), ("seed", seed)):
+        check_int(value, name)
     if depth < 1 or width < 1:
         raise ValueError(f"need depth >= 1 and width >= 1, got depth={depth}, width={width}")
     phi = get_activation(activation).f

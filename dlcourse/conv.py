@@ -16,6 +16,26 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ._checks import check_bool, check_int, check_tensor, describe
+
+__all__ = [
+    "KERNELS",
+    "Frame",
+    "avg_pool2d",
+    "conv2d",
+    "conv2d_loops",
+    "conv_params",
+    "convolve2d",
+    "correlate2d",
+    "dense_params",
+    "im2col",
+    "max_pool2d",
+    "output_size",
+    "receptive_field",
+    "sliding_window_frames",
+    "sliding_windows",
+]
+
 IntPair = int | tuple[int, int]
 
 
@@ -28,6 +48,11 @@ def output_size(n: int, k: int, padding: int = 0, stride: int = 1, dilation: int
     ``n`` is the input length, ``k`` the kernel length, ``p`` the padding on each side,
     ``s`` the stride and ``d`` the dilation (gap between kernel taps).
     """
+    for name, value in (("n", n), ("k", k), ("padding", padding), ("stride", stride),
+                        ("dilation", dilation)):
+        check_int(value, name)
+    if n < 1:
+        raise ValueError(f"the input length n must be >= 1, got {n}")
     if k < 1 or stride < 1 or dilation < 1 or padding < 0:
         raise ValueError(
             f"need kernel >= 1, stride >= 1, dilation >= 1 and padding >= 0; "
@@ -46,23 +71,28 @@ def output_size(n: int, k: int, padding: int = 0, stride: int = 1, dilation: int
 
 def _pair(value: IntPair, name: str, minimum: int) -> tuple[int, int]:
     """Turn an int or an (h, w) tuple into an (h, w) tuple, checking it is >= minimum."""
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and v >= minimum for v in pair):
+    pair = (value, value) if isinstance(value, int) else value
+    if not isinstance(pair, (tuple, list)) or not all(
+        isinstance(v, int) and not isinstance(v, bool) for v in pair
+    ):
+        raise TypeError(f"{name} must be an int or a pair (h, w) of ints, got {describe(value)}")
+    if len(pair) != 2 or not all(v >= minimum for v in pair):
         raise ValueError(
             f"{name} must be an int >= {minimum} or a pair (h, w) of them, got {value!r}"
         )
-    return pair
+    return pair[0], pair[1]
 
 
-def _check_image_batch(x: Tensor) -> None:
+def _check_image_batch(x: Tensor, name: str = "x") -> None:
     """Raise a helpful ValueError unless x is a 4-D N×C×H×W batch."""
+    check_tensor(x, name, shape="N×C×H×W")
     if x.dim() == 3:
         raise ValueError(
-            f"expected a 4-D batch N×C×H×W, got a 3-D tensor of shape {tuple(x.shape)}; "
-            f"add a batch dimension with x[None]"
+            f"{name}: expected a 4-D batch N×C×H×W, got a 3-D tensor of shape "
+            f"{tuple(x.shape)}; add a batch dimension with {name}[None]"
         )
     if x.dim() != 4:
-        raise ValueError(f"expected a 4-D batch N×C×H×W, got shape {tuple(x.shape)}")
+        raise ValueError(f"{name}: expected a 4-D batch N×C×H×W, got shape {tuple(x.shape)}")
 
 
 # ---------------------------------------------------- step 1: one image, one kernel
@@ -104,6 +134,8 @@ def convolve2d(x: Tensor, k: Tensor) -> Tensor:
 
 def _valid_sizes(x: Tensor, k: Tensor, name: str) -> tuple[int, int, int, int]:
     """Output and kernel sizes (oh, ow, kh, kw) of a single-image 'valid' correlation."""
+    check_tensor(x, "x", shape="H×W")
+    check_tensor(k, "k", shape="kh×kw")
     if x.dim() != 2 or k.dim() != 2:
         raise ValueError(
             f"{name} takes one 2-D image H×W and one 2-D kernel kh×kw, got shapes "
@@ -119,6 +151,7 @@ def _valid_sizes(x: Tensor, k: Tensor, name: str) -> tuple[int, int, int, int]:
 def _check_conv_args(x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
     """Raise a helpful ValueError when x, weight and bias do not fit together."""
     _check_image_batch(x)
+    check_tensor(weight, "weight", shape="O×C×kh×kw")
     if weight.dim() != 4:
         raise ValueError(f"weight must be 4-D O×C×kh×kw, got shape {tuple(weight.shape)}")
     if x.shape[1] != weight.shape[1]:
@@ -126,7 +159,9 @@ def _check_conv_args(x: Tensor, weight: Tensor, bias: Tensor | None) -> None:
             f"channel mismatch: x has {x.shape[1]} channels but weight expects "
             f"{weight.shape[1]} (weight shape O×C×kh×kw = {tuple(weight.shape)})"
         )
-    if bias is not None and bias.shape != (weight.shape[0],):
+    if x.dtype != weight.dtype:
+        raise TypeError(f"x and weight must have the same dtype, got {x.dtype} and {weight.dtype}")
+    if bias is not None and check_tensor(bias, "bias").shape != (weight.shape[0],):
         raise ValueError(
             f"bias must have shape ({weight.shape[0]},), one per output channel, "
             f"got {tuple(bias.shape)}"
@@ -185,12 +220,20 @@ def sliding_windows(
     window with fancy indexing works too, but is several times slower).
     """
     _check_image_batch(x)
-    kh, kw = _pair(kernel_size, "kernel_size", 1)
-    sh, sw = _pair(stride, "stride", 1)
-    dh, dw = _pair(dilation, "dilation", 1)
+    kernel = _pair(kernel_size, "kernel_size", 1)
+    steps = _pair(stride, "stride", 1)
+    gaps = _pair(dilation, "dilation", 1)
     # output_size raises a helpful ValueError when the (dilated) kernel does not fit.
-    output_size(x.shape[2], kh, 0, sh, dh)
-    output_size(x.shape[3], kw, 0, sw, dw)
+    output_size(x.shape[2], kernel[0], 0, steps[0], gaps[0])
+    output_size(x.shape[3], kernel[1], 0, steps[1], gaps[1])
+    return _windows(x, kernel, steps, gaps)
+
+
+def _windows(
+    x: Tensor, kernel: tuple[int, int], stride: tuple[int, int], dilation: tuple[int, int]
+) -> Tensor:
+    """``sliding_windows`` on arguments already checked."""
+    (kh, kw), (sh, sw), (dh, dw) = kernel, stride, dilation
     span_h, span_w = dh * (kh - 1) + 1, dw * (kw - 1) + 1
     windows = x.unfold(2, span_h, sh).unfold(3, span_w, sw)  # N×C×oh×ow×span_h×span_w
     return windows[..., ::dh, ::dw]
@@ -209,8 +252,25 @@ def im2col(
     output position l (in reading order), flattened channel by channel.
     """
     _check_image_batch(x)
-    ph, pw = _pair(padding, "padding", 0)
-    windows = sliding_windows(F.pad(x, (pw, pw, ph, ph)), kernel_size, stride, dilation)
+    kernel = _pair(kernel_size, "kernel_size", 1)
+    steps = _pair(stride, "stride", 1)
+    pads = _pair(padding, "padding", 0)
+    gaps = _pair(dilation, "dilation", 1)
+    output_size(x.shape[2], kernel[0], pads[0], steps[0], gaps[0])  # checks the kernel fits
+    output_size(x.shape[3], kernel[1], pads[1], steps[1], gaps[1])
+    return _im2col(x, kernel, steps, pads, gaps)
+
+
+def _im2col(
+    x: Tensor,
+    kernel: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> Tensor:
+    """``im2col`` on arguments already checked."""
+    ph, pw = padding
+    windows = _windows(F.pad(x, (pw, pw, ph, ph)), kernel, stride, dilation)
     N, C, oh, ow, kh, kw = windows.shape
     return windows.permute(0, 1, 4, 5, 2, 3).reshape(N, C * kh * kw, oh * ow)
 
@@ -235,7 +295,7 @@ def conv2d(
     dh, dw = _pair(dilation, "dilation", 1)
     oh, ow = output_size(H, kh, ph, sh, dh), output_size(W, kw, pw, sw, dw)
 
-    columns = im2col(x, (kh, kw), stride, padding, dilation)  # N × C·kh·kw × L
+    columns = _im2col(x, (kh, kw), (sh, sw), (ph, pw), (dh, dw))  # N × C·kh·kw × L
     y = weight.reshape(O, C * kh * kw) @ columns  # N × O × L (matmul broadcasts over N)
     if bias is not None:
         y = y + bias[None, :, None]
@@ -254,6 +314,8 @@ def max_pool2d(
     _check_image_batch(x)
     kh, kw = _pair(kernel_size, "kernel_size", 1)
     ph, pw = _pair(padding, "padding", 0)
+    if (ph or pw) and not x.is_floating_point():
+        raise TypeError(f"max_pool2d pads with -inf, so x must be floating point, got {x.dtype}")
     if ph > kh // 2 or pw > kw // 2:
         # Same rule as PyTorch: otherwise a window could hold nothing but padding.
         raise ValueError(
@@ -267,6 +329,7 @@ def max_pool2d(
 
 def avg_pool2d(x: Tensor, kernel_size: IntPair, stride: IntPair | None = None) -> Tensor:
     """Mean over each kh×kw window of an N×C×H×W batch; stride defaults to the kernel size."""
+    check_tensor(x, "x", floating=True, shape="N×C×H×W")
     windows = sliding_windows(x, kernel_size, kernel_size if stride is None else stride)
     return windows.mean(dim=(-2, -1))
 
@@ -293,12 +356,18 @@ def conv_params(in_ch: int, out_ch: int, k: IntPair, bias: bool = True) -> int:
     """Learnable parameters of a conv layer: out_ch filters of in_ch·kh·kw weights (+ 1 bias).
     The count does not depend on the image size: the same filter slides everywhere.
     """
+    check_int(in_ch, "in_ch", minimum=1)
+    check_int(out_ch, "out_ch", minimum=1)
+    check_bool(bias, "bias")
     kh, kw = _pair(k, "k", 1)
     return out_ch * (in_ch * kh * kw + int(bias))
 
 
 def dense_params(in_features: int, out_features: int, bias: bool = True) -> int:
     """Learnable parameters of a dense layer: one weight per (input, output) pair (+ biases)."""
+    check_int(in_features, "in_features", minimum=1)
+    check_int(out_features, "out_features", minimum=1)
+    check_bool(bias, "bias")
     return out_features * (in_features + int(bias))
 
 
@@ -310,8 +379,11 @@ def receptive_field(layers: list[tuple[int, int]]) -> int:
 
     where j is the jump: the distance in input pixels between neighbouring cells of a layer.
     """
+    if not isinstance(layers, (list, tuple)):
+        raise TypeError(f"layers must be a list of (kernel, stride) pairs, got {describe(layers)}")
     r, j = 1, 1
-    for k, s in layers:
+    for i, layer in enumerate(layers):
+        k, s = _pair(layer, f"layers[{i}]", 0)
         if k < 1 or s < 1:
             raise ValueError(f"each layer must be (kernel >= 1, stride >= 1), got {(k, s)}")
         r, j = r + (k - 1) * j, j * s
@@ -336,6 +408,8 @@ def sliding_window_frames(x: Tensor, k: Tensor, stride: int = 1, padding: int = 
     """Every step of correlating an H×W image with a kh×kw kernel, in reading order,
     for drawing the sliding-window animation frame by frame.
     """
+    check_tensor(x, "x", shape="H×W")
+    check_tensor(k, "k", shape="kh×kw")
     if x.dim() != 2 or k.dim() != 2:
         raise ValueError(
             f"sliding_window_frames takes one 2-D image H×W and one 2-D kernel kh×kw, got "

@@ -30,6 +30,21 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from ._checks import check_bool, check_int, check_tensor, describe
+
+__all__ = [
+    "CIFAR10_CLASSES",
+    "MNIST_CLASSES",
+    "DataError",
+    "Dataset",
+    "Split",
+    "channel_stats",
+    "cifar10",
+    "data_dir",
+    "mnist",
+    "pad",
+]
+
 DATA_ENV = "DLCOURSE_DATA"
 CACHE_VERSION = 2
 
@@ -50,7 +65,9 @@ class Split:
 
     ``mean`` and ``std`` are per-channel statistics of the *training* images (in [0, 1]
     units); they travel with every split so that training, evaluation and prediction all
-    normalise the same way.
+    normalise the same way. A channel whose ``std`` is 0 (constant in the training
+    images) is only centred, as scikit-learn's ``StandardScaler`` does: dividing by 0
+    would turn every pixel into NaN.
     """
 
     images: Tensor
@@ -59,6 +76,8 @@ class Split:
     std: Tensor = field(repr=False)
 
     def __post_init__(self) -> None:
+        check_tensor(self.images, "Split.images", shape="N×C×H×W")
+        check_tensor(self.labels, "Split.labels")
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
             raise ValueError(
                 f"Split.images must be a uint8 tensor N×C×H×W, got {self.images.dtype} "
@@ -68,6 +87,20 @@ class Split:
             raise ValueError(
                 f"Split.labels must have shape ({len(self.images)},), got {tuple(self.labels.shape)}"
             )
+        if self.labels.is_floating_point() or self.labels.dtype == torch.bool:
+            raise TypeError(f"Split.labels must be integer class indices, got dtype {self.labels.dtype}")
+        if len(self.labels) and int(self.labels.min()) < 0:
+            raise ValueError(f"Split.labels must be class indices >= 0, found {int(self.labels.min())}")
+        channels = self.images.shape[1]
+        for name in ("mean", "std"):
+            stat = check_tensor(getattr(self, name), f"Split.{name}", floating=True, finite=True)
+            if stat.shape != (channels,):
+                raise ValueError(
+                    f"Split.{name} must have one entry per channel, shape ({channels},), "
+                    f"got {tuple(stat.shape)}"
+                )
+        if bool((self.std < 0).any()):
+            raise ValueError(f"Split.std must be >= 0, got {self.std.tolist()}")
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -77,10 +110,17 @@ class Split:
         return Split(self.images[index], self.labels[index], self.mean, self.std)
 
     def normalize(self, images: Tensor) -> Tensor:
-        """uint8 images (any device) → float32, scaled to [0, 1] and standardised."""
+        """uint8 images N×C×H×W (any device) → float32, scaled to [0, 1] and standardised."""
+        check_tensor(images, "images", dim=4, shape="N×C×H×W")
+        if images.dtype != torch.uint8 or images.shape[1] != len(self.mean):
+            raise ValueError(
+                f"images must be uint8 with {len(self.mean)} channel(s), like the split's, "
+                f"got {describe(images)}"
+            )
         x = images.float().div_(255)
         mean = self.mean.to(x.device).view(1, -1, 1, 1)
-        std = self.std.to(x.device).view(1, -1, 1, 1)
+        # a constant channel (std 0) is only centred; dividing would give NaN
+        std = torch.where(self.std > 0, self.std, 1.0).to(x.device).view(1, -1, 1, 1)
         return x.sub_(mean).div_(std)
 
 
@@ -94,6 +134,20 @@ class Dataset:
     classes: list[str]
     source: str  # "official" or "image-folder"
     exact: bool  # False when the pixels are a lossy (JPEG) copy of the official release
+
+    def __post_init__(self) -> None:
+        for name in ("train", "test"):
+            if not isinstance(getattr(self, name), Split):
+                raise TypeError(f"Dataset.{name} must be a Split, got {describe(getattr(self, name))}")
+        if not self.classes or not all(isinstance(c, str) for c in self.classes):
+            raise TypeError(f"Dataset.classes must be a non-empty list of names, got {describe(self.classes)}")
+        for name in ("train", "test"):
+            labels = getattr(self, name).labels
+            if len(labels) and int(labels.max()) >= len(self.classes):
+                raise ValueError(
+                    f"Dataset.{name} has label {int(labels.max())}, but there are only "
+                    f"{len(self.classes)} classes"
+                )
 
     @property
     def note(self) -> str:
@@ -115,6 +169,8 @@ def data_dir(root: str | os.PathLike[str] | None = None) -> Path:
     (the repository root). Outside the course, ``./data``.
     """
     if root is not None:
+        if not isinstance(root, (str, os.PathLike)):
+            raise TypeError(f"root must be a path (str or Path), got {describe(root)}")
         return Path(root).expanduser()
     if os.environ.get(DATA_ENV):
         return Path(os.environ[DATA_ENV]).expanduser()
@@ -126,11 +182,13 @@ def data_dir(root: str | os.PathLike[str] | None = None) -> Path:
 
 def mnist(root: str | os.PathLike[str] | None = None, download: bool = True) -> Dataset:
     """MNIST: 60,000 train and 10,000 test digits, uint8 N×1×28×28."""
+    check_bool(download, "download")
     return _load("mnist", data_dir(root), download)
 
 
 def cifar10(root: str | os.PathLike[str] | None = None, download: bool = True) -> Dataset:
     """CIFAR-10: 50,000 train and 10,000 test images, uint8 N×3×32×32."""
+    check_bool(download, "download")
     return _load("cifar10", data_dir(root), download)
 
 
@@ -140,6 +198,8 @@ def pad(images: Tensor, to: int = 32) -> Tensor:
     LeCun et al. padded the digits so that strokes reach the centre of the receptive
     fields of C3's highest-level detectors (section II.B).
     """
+    check_tensor(images, "images", dim=(2, 3, 4), shape="(N×)(C×)H×W")
+    check_int(to, "to", minimum=1)
     *_, h, w = images.shape
     if h > to or w > to:
         raise ValueError(f"images are {h}×{w}, larger than the target {to}×{to}")
@@ -184,6 +244,14 @@ def channel_stats(images: Tensor) -> tuple[Tensor, Tensor]:
     Summed chunk by chunk in float64: converting all of CIFAR-10 at once would need
     over 2 GiB of memory for a number that needs two sums per channel.
     """
+    check_tensor(images, "images", dim=4, shape="N×C×H×W")
+    if images.dtype != torch.uint8:
+        raise TypeError(f"images must be uint8 (pixel values 0–255), got dtype {images.dtype}")
+    if images.numel() < 2 * images.shape[1]:
+        raise ValueError(
+            f"images must hold at least 2 pixels per channel for a standard deviation, "
+            f"got shape {tuple(images.shape)}"
+        )
     c = images.shape[1]
     total = torch.zeros(c, dtype=torch.float64)
     total_sq = torch.zeros(c, dtype=torch.float64)

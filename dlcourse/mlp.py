@@ -17,7 +17,23 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
+from dlcourse._checks import check_callable, check_int, check_module, check_real, check_tensor, describe
 from dlcourse.perceptron import xor_data
+
+__all__ = [
+    "MLPParams",
+    "Step",
+    "as_sequential",
+    "fit_function",
+    "forward",
+    "hidden_layer",
+    "make_mlp",
+    "step",
+    "train_xor",
+    "xor_accuracy",
+    "xor_data01",
+    "xor_weights",
+]
 
 # ----------------------------------------------------------------------------- activations
 
@@ -25,6 +41,7 @@ from dlcourse.perceptron import xor_data
 def step(a: Tensor) -> Tensor:
     """Heaviside step: 1 where a ≥ 0, else 0 (so step(a) = (sign(a) + 1)/2 with sign(0) = +1,
     as in ``dlcourse.perceptron``). Its derivative is 0 almost everywhere: not trainable."""
+    check_tensor(a, "a")
     return (a >= 0).to(a.dtype)
 
 
@@ -51,6 +68,8 @@ LAYERS: dict[str, type[nn.Module]] = {
 
 
 def _check_activation(activation: str) -> None:
+    if not isinstance(activation, str):
+        raise TypeError(f"activation must be a name such as 'relu', got {describe(activation)}")
     if activation not in PHI:
         raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(PHI)}")
 
@@ -84,6 +103,7 @@ def xor_weights(activation: str = "relu") -> MLPParams:
 
     Either way the hidden layer moves the four corners so that one line separates them.
     """
+    _check_activation(activation)
     W1 = torch.tensor([[1.0, 1.0], [1.0, 1.0]], dtype=torch.float64)
     if activation == "relu":
         b1 = torch.tensor([0.0, -1.0], dtype=torch.float64)
@@ -97,21 +117,46 @@ def xor_weights(activation: str = "relu") -> MLPParams:
     return MLPParams(W1, b1, W2, b2)
 
 
+def _check_params(params: MLPParams) -> None:
+    """W1 d×m, b1 (m,), W2 m×k, b2 (k,), one floating dtype; else a clear error."""
+    if not isinstance(params, tuple) or len(params) != 4:
+        raise TypeError(f"params must be MLPParams(W1, b1, W2, b2), got {describe(params)}")
+    W1, b1, W2, b2 = params
+    for name, t, dim in (("W1", W1, 2), ("b1", b1, 1), ("W2", W2, 2), ("b2", b2, 1)):
+        check_tensor(t, f"params.{name}", dim=dim, floating=True)
+    if W2.shape[0] != W1.shape[1] or b1.shape != (W1.shape[1],) or b2.shape != (W2.shape[1],):
+        raise ValueError(
+            f"params do not fit together: W1 {tuple(W1.shape)}, b1 {tuple(b1.shape)}, "
+            f"W2 {tuple(W2.shape)}, b2 {tuple(b2.shape)}; need W1 d×m, b1 (m,), W2 m×k, b2 (k,)"
+        )
+    if len({W1.dtype, b1.dtype, W2.dtype, b2.dtype}) > 1:
+        raise TypeError("params W1, b1, W2, b2 must share one dtype")
+
+
+def _check_input(X: Tensor, params: MLPParams) -> None:
+    _check_params(params)
+    check_tensor(X, "X", dim=2, shape="N×d")
+    if X.shape[1] != params[0].shape[0]:
+        raise ValueError(
+            f"X must be N×{params[0].shape[0]} (one example per row), got shape {tuple(X.shape)}"
+        )
+    if X.dtype != params[0].dtype:
+        raise TypeError(f"X has dtype {X.dtype} but the weights {params[0].dtype}; use X.to(W1.dtype)")
+
+
 def hidden_layer(X: Tensor, params: MLPParams, activation: str = "relu") -> Tensor:
     """H = φ(X W1 + b1): the hidden representation (N × hidden)."""
     _check_activation(activation)
+    _check_input(X, params)
     W1, b1, _, _ = params
-    if X.dim() != 2 or X.shape[1] != W1.shape[0]:
-        raise ValueError(
-            f"X must be N×{W1.shape[0]} (one example per row), got shape {tuple(X.shape)}"
-        )
     return PHI[activation](X @ W1 + b1)
 
 
 def forward(X: Tensor, params: MLPParams, activation: str = "relu") -> Tensor:
     """Ŷ = φ(X W1 + b1) W2 + b2 for a batch X (N × d, rows are examples); Ŷ is N × out."""
+    H = hidden_layer(X, params, activation)  # checks X and params
     _, _, W2, b2 = params
-    return hidden_layer(X, params, activation) @ W2 + b2
+    return H @ W2 + b2
 
 
 def as_sequential(params: MLPParams, activation: str = "relu") -> nn.Sequential:
@@ -121,6 +166,7 @@ def as_sequential(params: MLPParams, activation: str = "relu") -> nn.Sequential:
     dtype of W1 (float64 for ``xor_weights``).
     """
     _check_activation(activation)
+    _check_params(params)
     W1, b1, W2, b2 = params
     first = nn.Linear(W1.shape[0], W1.shape[1], dtype=W1.dtype)
     second = nn.Linear(W2.shape[0], W2.shape[1], dtype=W2.dtype)
@@ -140,8 +186,10 @@ def make_mlp(
 ) -> nn.Sequential:
     """A 2-layer MLP in_features → hidden → out_features with PyTorch's default init."""
     _check_activation(activation)
-    if hidden < 1:
+    if check_int(hidden, "hidden") < 1:
         raise ValueError(f"need at least one hidden unit, got hidden={hidden}")
+    check_int(in_features, "in_features", minimum=1)
+    check_int(out_features, "out_features", minimum=1)
     return nn.Sequential(
         nn.Linear(in_features, hidden), LAYERS[activation](), nn.Linear(hidden, out_features)
     )
@@ -167,10 +215,31 @@ def fit_function(
     best fit a given width allows, so the comparison between widths is about capacity,
     not about how long we trained. Returns the model and ``steps + 1`` losses: before
     each iteration and after the last. Seeds torch's global RNG (for the initial weights).
+
+    ``f`` gets the points as an n_points×1 float64 column and must return the targets
+    in the same shape (an n_points-vector would broadcast against the n_points×1
+    predictions into an n_points×n_points table of wrong errors).
     """
+    check_callable(f, "f")
+    check_int(steps, "steps", minimum=1)
+    check_int(seed, "seed")
+    check_int(n_points, "n_points", minimum=1)
+    if not isinstance(interval, (tuple, list)) or len(interval) != 2:
+        raise TypeError(f"interval must be a pair (low, high), got {describe(interval)}")
+    low, high = check_real(interval[0], "interval[0]"), check_real(interval[1], "interval[1]")
+    if not low < high:
+        raise ValueError(f"interval must have low < high, got {tuple(interval)}")
+    _check_activation(activation)
+    check_int(hidden, "hidden", minimum=1)
     torch.manual_seed(seed)
-    x = torch.linspace(interval[0], interval[1], n_points, dtype=torch.float64)[:, None]
+    x = torch.linspace(low, high, n_points, dtype=torch.float64)[:, None]
     y = f(x)
+    check_tensor(y, "f(x)", finite=True)
+    if y.shape != x.shape:
+        raise ValueError(
+            f"f(x) must return one target per point, shape {tuple(x.shape)} like x, "
+            f"got {tuple(y.shape)}"
+        )
     model = make_mlp(hidden, activation).double()
     optimizer = torch.optim.LBFGS(
         model.parameters(), max_iter=1, max_eval=25, history_size=50, line_search_fn="strong_wolfe"
@@ -191,9 +260,17 @@ def fit_function(
 
 def xor_accuracy(model: nn.Module) -> float:
     """Fraction of the 4 XOR inputs that ``model`` gets right, reading output > 0 as 1."""
+    check_module(model)
     X, T = xor_data01()
+    dtype = next(model.parameters(), T).dtype
     with torch.no_grad():
-        prediction = (model(X.to(next(model.parameters()).dtype)) > 0).to(T.dtype)
+        output = model(X.to(dtype))
+    if not isinstance(output, Tensor) or output.shape != T.shape:
+        raise ValueError(
+            f"model must map the 4×2 XOR inputs to one output each, shape (4, 1), got "
+            f"{describe(output)}"
+        )
+    prediction = (output > 0).to(T.dtype)
     return float((prediction == T).to(torch.float64).mean())
 
 
@@ -206,6 +283,9 @@ def train_xor(seed: int = 0, hidden: int = 8, steps: int = 200, lr: float = 0.1)
     (more than half of seeds 0–99); a wider layer gives gradient descent many more ways
     down, and solved XOR for every seed in 0–99. Seeds torch's global RNG.
     """
+    check_int(seed, "seed")
+    check_int(steps, "steps", minimum=1)
+    check_real(lr, "lr", positive=True)
     torch.manual_seed(seed)
     X, T = xor_data01()
     X, T = X.float(), T.float()

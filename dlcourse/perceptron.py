@@ -23,24 +23,46 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from ._checks import check_bool, check_int, check_real, check_tensor, describe
+
+__all__ = [
+    "PLAResult",
+    "make_separable",
+    "margin",
+    "novikoff_bound",
+    "pla",
+    "predict",
+    "radius",
+    "random_separator",
+    "xor_data",
+]
+
 # ----------------------------------------------------------------------------- input checks
 
 
 def _check_X(X: Tensor) -> Tensor:
-    """X as an N×d float64 tensor, or a ValueError that says what is wrong."""
-    X = torch.as_tensor(X, dtype=torch.float64)
+    """X as an N×d float64 tensor of finite numbers, or an error that says what is wrong."""
+    X = _as_float64(X, "X")
     if X.dim() != 2 or X.shape[0] == 0 or X.shape[1] == 0:
         raise ValueError(
             f"X must be an N×d matrix with one point per row (N, d >= 1), got shape "
             f"{tuple(X.shape)}; reshape a single point x with x[None, :]"
         )
-    return X
+    return check_tensor(X, "X", finite=True)
+
+
+def _as_float64(x: Tensor, name: str) -> Tensor:
+    """A tensor, list or array of numbers as float64; a TypeError for anything else."""
+    try:
+        return torch.as_tensor(x, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be a tensor (or list) of numbers, got {describe(x)}") from None
 
 
 def _check_Xy(X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     """X (N×d) and y (N labels ±1) as float64 tensors, or a clear ValueError."""
     X = _check_X(X)
-    y = torch.as_tensor(y, dtype=torch.float64)
+    y = _as_float64(y, "y")
     if y.dim() != 1 or y.shape[0] != X.shape[0]:
         raise ValueError(
             f"y must be a vector with one label per row of X ({X.shape[0]}), got shape "
@@ -54,12 +76,12 @@ def _check_Xy(X: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
     return X, y
 
 
-def _check_w(w: Tensor, d: int) -> Tensor:
+def _check_w(w: Tensor, d: int, name: str = "w") -> Tensor:
     """w as a float64 vector of length d, or a ValueError."""
-    w = torch.as_tensor(w, dtype=torch.float64)
+    w = _as_float64(w, name)
     if w.shape != (d,):
-        raise ValueError(f"w must be a vector of length d = {d}, got shape {tuple(w.shape)}")
-    return w
+        raise ValueError(f"{name} must be a vector of length d = {d}, got shape {tuple(w.shape)}")
+    return check_tensor(w, name, finite=True)
 
 
 # ----------------------------------------------------------------------------- the model
@@ -73,6 +95,7 @@ def predict(w: Tensor, b: float, X: Tensor) -> Tensor:
     """
     X = _check_X(X)
     w = _check_w(w, X.shape[1])
+    b = check_real(b, "b")
     scores = X @ w + b
     return torch.where(scores >= 0, 1.0, -1.0).to(torch.float64)
 
@@ -112,11 +135,10 @@ def pla(
     every update. When PLA converges, every point is *strictly* on its correct side.
     """
     X, y = _check_Xy(X, y)
-    if max_epochs < 1:
-        raise ValueError(f"max_epochs must be >= 1, got {max_epochs}")
+    check_int(max_epochs, "max_epochs", minimum=1)
     d = X.shape[1]
-    w = torch.zeros(d, dtype=torch.float64) if w0 is None else _check_w(w0, d).clone()
-    b = float(b0)
+    w = torch.zeros(d, dtype=torch.float64) if w0 is None else _check_w(w0, d, "w0").clone()
+    b = check_real(b0, "b0")
     history: list[tuple[Tensor, float]] = []
     for epoch in range(1, max_epochs + 1):
         mistakes = 0
@@ -147,6 +169,8 @@ def margin(w: Tensor, b: float, X: Tensor, y: Tensor, augmented: bool = False) -
     """
     X, y = _check_Xy(X, y)
     w = _check_w(w, X.shape[1])
+    b = check_real(b, "b")
+    check_bool(augmented, "augmented")
     norm = math.sqrt(float(w @ w) + b * b) if augmented else float(w.norm())
     if norm == 0:
         raise ValueError("w = 0 (and b = 0) is not a hyperplane; its margin is undefined")
@@ -195,6 +219,7 @@ def random_separator(seed: int) -> tuple[Tensor, float]:
     w* is a random unit vector in ℝ², b* is uniform in [−0.3, 0.3], so the line passes
     within 0.3 of the origin and cuts the square [−1, 1]² into two sizeable parts.
     """
+    check_int(seed, "seed")
     g = torch.Generator().manual_seed(seed)
     theta = 2 * math.pi * torch.rand(1, generator=g, dtype=torch.float64).item()
     w_star = torch.tensor([math.cos(theta), math.sin(theta)], dtype=torch.float64)
@@ -213,9 +238,10 @@ def make_separable(n: int = 50, margin: float = 0.1, seed: int = 0) -> tuple[Ten
     passes within 0.3 of the origin and the square reaches at least 1 from the origin
     in every direction, so points at distance > 0.5 exist on both sides.
     """
-    if n < 2:
+    if check_int(n, "n") < 2:
         raise ValueError(f"need n >= 2 points (one per class at least), got {n}")
-    if not 0 < margin <= 0.5:
+    check_int(seed, "seed")
+    if not 0 < check_real(margin, "margin") <= 0.5:
         raise ValueError(f"margin must be in (0, 0.5], got {margin}")
     w_star, b_star = random_separator(seed)
     g = torch.Generator().manual_seed(seed + 1)  # not the separator's stream

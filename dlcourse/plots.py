@@ -14,8 +14,19 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from ._checks import check_int, check_real, check_tensor, describe
+
 if TYPE_CHECKING:
     from .training import History
+
+__all__ = [
+    "confusion_matrix",
+    "feature_maps",
+    "filters",
+    "image_grid",
+    "plot_confusion",
+    "training_curves",
+]
 
 
 def _subplots(nrows: int = 1, ncols: int = 1, figsize: tuple[float, float] = (6, 4), **kw):
@@ -28,6 +39,8 @@ def _as_image(x: Tensor) -> Tensor:
     if x.dim() != 3 or x.shape[0] not in (1, 3):
         raise ValueError(f"an image must be C×H×W with C = 1 or 3, got shape {tuple(x.shape)}")
     x = x.detach().float().cpu()
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError("an image has NaN or infinite pixels; it cannot be shown faithfully")
     if x.max() > 1 or x.min() < 0:
         x = x / 255 if x.min() >= 0 and x.max() <= 255 else (x - x.min()) / (x.max() - x.min() + 1e-12)
     return x[0] if x.shape[0] == 1 else x.permute(1, 2, 0)
@@ -37,9 +50,17 @@ def image_grid(images: Tensor, labels: Sequence[int] | Tensor | None = None,
                classes: Sequence[str] | None = None, ncols: int = 8,
                titles: Sequence[str] | None = None, size: float = 1.2) -> Figure:
     """Show N×C×H×W images in a grid, titled with their class names (or ``titles``)."""
-    if images.dim() != 4:
-        raise ValueError(f"images must be N×C×H×W, got shape {tuple(images.shape)}")
+    check_tensor(images, "images", dim=4, nonempty=True, shape="N×C×H×W")
+    if images.shape[1] not in (1, 3):
+        raise ValueError(f"images must have C = 1 or 3 channels, got shape {tuple(images.shape)}")
     n = len(images)
+    check_int(ncols, "ncols", minimum=1)
+    check_real(size, "size", positive=True)
+    if titles is not None:
+        if isinstance(titles, str) or len(titles) != n:
+            raise ValueError(f"titles must hold one string per image ({n}), got {describe(titles)}")
+    if labels is not None:
+        labels = _check_labels(labels, "labels", n, len(classes) if classes else None)
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
     fig, axes = _subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.3), squeeze=False)
@@ -57,8 +78,33 @@ def image_grid(images: Tensor, labels: Sequence[int] | Tensor | None = None,
     return fig
 
 
+def _check_labels(labels: Sequence[int] | Tensor, name: str, n: int | None,
+                  num_classes: int | None) -> Tensor:
+    """Labels as a 1-D int64 tensor of whole numbers in [0, num_classes), or a clear error."""
+    try:
+        t = torch.as_tensor(labels)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"{name} must be a sequence or tensor of class indices, got {describe(labels)}") from None
+    if t.dim() != 1 or (n is not None and len(t) != n):
+        want = f"{n} labels" if n is not None else "a 1-D sequence"
+        raise ValueError(f"{name} must be {want}, one class index per example, got shape {tuple(t.shape)}")
+    if t.dtype == torch.bool or t.is_complex():
+        raise TypeError(f"{name} must hold integer class indices, got dtype {t.dtype}")
+    if t.is_floating_point() and not bool((t == t.round()).all()):
+        raise ValueError(f"{name} must hold whole-number class indices, got {t[t != t.round()][:3].tolist()}")
+    t = t.long()
+    if num_classes is not None and len(t) and (int(t.min()) < 0 or int(t.max()) >= num_classes):
+        bad = t[(t < 0) | (t >= num_classes)][:5].tolist()
+        raise ValueError(f"{name} must be class indices in 0..{num_classes - 1}, found {bad}")
+    return t
+
+
 def training_curves(history: History, title: str | None = None) -> Figure:
     """Loss and accuracy per epoch, train against test."""
+    if not hasattr(history, "column") or not hasattr(history, "epochs"):
+        raise TypeError(f"history must be the History that fit returns, got {describe(history)}")
+    if len(history.epochs) == 0:
+        raise ValueError("history has no epochs to plot; train for at least one epoch")
     epochs = history.column("epoch")
     fig, (ax_loss, ax_acc) = _subplots(1, 2, figsize=(9, 3.2))
     for ax, metric, ylabel in ((ax_loss, "loss", "loss"), (ax_acc, "acc", "accuracy (%)")):
@@ -78,16 +124,23 @@ def training_curves(history: History, title: str | None = None) -> Figure:
 
 
 def confusion_matrix(y_true: Tensor, y_pred: Tensor, num_classes: int) -> Tensor:
-    """Counts C[i, j] of examples of class i predicted as class j."""
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true and y_pred differ in shape: {tuple(y_true.shape)} vs {tuple(y_pred.shape)}")
-    flat = y_true.long() * num_classes + y_pred.long()
+    """Counts C[i, j] of examples of class i predicted as class j.
+
+    Every label must be a class index in 0..num_classes − 1: one outside that range
+    would otherwise be counted in the wrong cell.
+    """
+    check_int(num_classes, "num_classes", minimum=1)
+    y_true = _check_labels(y_true, "y_true", None, num_classes)
+    y_pred = _check_labels(y_pred, "y_pred", len(y_true), num_classes)
+    flat = y_true * num_classes + y_pred
     return torch.bincount(flat, minlength=num_classes**2).reshape(num_classes, num_classes)
 
 
 def plot_confusion(y_true: Tensor, y_pred: Tensor, classes: Sequence[str],
                    normalize: bool = True) -> Figure:
     """Confusion matrix as a heat map, rows = true class, each row summing to 100 %."""
+    if isinstance(classes, str) or not all(isinstance(c, str) for c in classes) or not classes:
+        raise TypeError(f"classes must be a non-empty list of class names, got {describe(classes)}")
     cm = confusion_matrix(y_true, y_pred, len(classes)).float()
     if normalize:
         cm = 100 * cm / cm.sum(1, keepdim=True).clamp(min=1)
@@ -109,15 +162,21 @@ def plot_confusion(y_true: Tensor, y_pred: Tensor, classes: Sequence[str],
 
 def feature_maps(maps: Tensor, ncols: int = 8, title: str | None = None, size: float = 1.1) -> Figure:
     """Show the C maps of one C×H×W activation tensor side by side."""
+    check_tensor(maps, "maps", shape="C×H×W")
     if maps.dim() != 3:
         raise ValueError(f"feature maps must be C×H×W (one example), got shape {tuple(maps.shape)}")
+    check_tensor(maps, "maps", nonempty=True, finite=maps.is_floating_point())
+    check_int(ncols, "ncols", minimum=1)
     return _panel([m for m in maps.detach().cpu()], ncols, title, size, cmap="viridis")
 
 
 def filters(weight: Tensor, ncols: int = 8, title: str | None = None, size: float = 1.0) -> Figure:
     """Show the kernels of a conv weight O×C×k×k: RGB when C = 3, else the first channel."""
+    check_tensor(weight, "weight", shape="O×C×kH×kW")
     if weight.dim() != 4:
         raise ValueError(f"conv weights must be O×C×kH×kW, got shape {tuple(weight.shape)}")
+    check_tensor(weight, "weight", nonempty=True, floating=True, finite=True)
+    check_int(ncols, "ncols", minimum=1)
     w = weight.detach().cpu().float()
     if w.shape[1] == 3:
         w = (w - w.amin(dim=(1, 2, 3), keepdim=True)) / (

@@ -83,6 +83,12 @@ class Feedback:
     correct: bool
     message: str
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.correct, bool):
+            raise TypeError(f"Feedback.correct must be True or False, got {self.correct!r}")
+        if not isinstance(self.message, str):
+            raise TypeError(f"Feedback.message must be a string, got {self.message!r}")
+
 
 @dataclass
 class Choice:
@@ -162,12 +168,21 @@ class MultipleChoice(_Question):
         """Judge the selected option index (or indices): right iff exactly the correct set."""
         if answer is None:
             selected: list[int] = []
-        elif isinstance(answer, numbers.Integral):
+        elif isinstance(answer, numbers.Integral) and not isinstance(answer, bool):
             selected = [int(answer)]
+        elif isinstance(answer, Iterable) and not isinstance(answer, (str, bytes)):
+            selected = list(answer)
         else:
-            selected = sorted(set(answer))
+            raise TypeError(
+                f"answer must be an option index (int), a list of them, or None; "
+                f"got {answer!r} ({type(answer).__name__})"
+            )
         for i in selected:
-            if not isinstance(i, numbers.Integral) or not 0 <= i < len(self.choices):
+            if isinstance(i, bool) or not isinstance(i, numbers.Integral):
+                raise TypeError(f"answer must hold option indices (ints), got {i!r} ({type(i).__name__})")
+        selected = sorted(set(int(i) for i in selected))
+        for i in selected:
+            if not 0 <= i < len(self.choices):
                 raise ValueError(f"Option index {i!r} is not in 0..{len(self.choices) - 1}.")
         if not self.multiple and len(selected) > 1:
             raise ValueError("This is a single-answer question: select one option.")
@@ -261,8 +276,12 @@ class Quiz:
     title: str = "Check your understanding"
 
     def __post_init__(self) -> None:
+        if not isinstance(self.title, str):
+            raise TypeError(f"Quiz title must be a string, got {self.title!r}")
         if isinstance(self.questions, (MultipleChoice, Numeric)):
             self.questions = [self.questions]
+        if isinstance(self.questions, str) or not isinstance(self.questions, Iterable):
+            raise TypeError(f"Quiz questions must be a list of questions, got {self.questions!r}")
         self.questions = tuple(self.questions)
         if not self.questions:
             raise ValueError("A quiz needs at least one question.")

@@ -28,14 +28,35 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
+from ._checks import check_bool, check_callable, check_int, check_module, check_real, check_tensor, describe
 from .data import Split
 from .models import rbf_loss
+
+__all__ = [
+    "DIGITS_AUGMENT",
+    "NO_AUGMENT",
+    "Augment",
+    "Epoch",
+    "History",
+    "default_device",
+    "default_loss",
+    "evaluate",
+    "fit",
+    "make_optimizer",
+    "make_schedule",
+    "predict",
+    "random_crop",
+    "random_flip",
+    "scores",
+    "set_seed",
+]
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
 
 def set_seed(seed: int) -> torch.Generator:
     """Seed Python, torch (CPU and CUDA) and return a generator for shuffling/augmenting."""
+    check_int(seed, "seed")
     random.seed(seed)
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
@@ -53,11 +74,14 @@ def random_crop(x: Tensor, padding: int, generator: torch.Generator | None = Non
 
     One gather for the whole batch: each image gets its own offset (dy, dx).
     """
+    check_tensor(x, "x", dim=4, shape="N×C×H×W")
+    check_int(padding, "padding", minimum=0)
     return _crop_flip(x, padding, False, generator) if padding else x
 
 
 def random_flip(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """Mirror each image left–right with probability 1/2."""
+    check_tensor(x, "x", dim=4, shape="N×C×H×W")
     flip = (torch.rand(len(x), generator=generator) < 0.5).to(x.device)
     return torch.where(flip[:, None, None, None], x.flip(3), x)
 
@@ -98,6 +122,8 @@ class Augment:
     flip: bool = True
 
     def __post_init__(self) -> None:
+        check_int(self.crop_padding, "crop_padding")
+        check_bool(self.flip, "flip")
         if self.crop_padding < 0:
             raise ValueError(f"crop_padding must be 0 (off) or a positive number of pixels, got {self.crop_padding}")
 
@@ -122,7 +148,7 @@ class Epoch:
     train_acc: float
     test_loss: float | None
     test_acc: float | None
-    lr: float
+    lr: float  # the learning rate of the epoch's last step
     seconds: float
 
 
@@ -140,6 +166,9 @@ class History:
 
     def column(self, name: str) -> list[float]:
         """One field across epochs, e.g. ``history.column("test_acc")``."""
+        fields = list(Epoch.__dataclass_fields__)
+        if name not in fields:
+            raise ValueError(f"name must be one of the columns {fields}, got {name!r}")
         return [getattr(e, name) for e in self.epochs]
 
     @property
@@ -148,6 +177,8 @@ class History:
 
     @property
     def final(self) -> Epoch:
+        if not self.epochs:
+            raise ValueError("the history is empty: no epoch has been recorded yet")
         return self.epochs[-1]
 
     def to_dicts(self) -> list[dict[str, float | int | None]]:
@@ -167,11 +198,14 @@ def scores(model: nn.Module, output: Tensor) -> Tensor:
     LeNet-5's RBF output units give *penalties* (distance to each digit's code), so the
     best class is the smallest one; every other model here outputs logits.
     """
+    check_module(model)
+    check_tensor(output, "output")
     return -output if _rbf_head(model) else output
 
 
 def default_loss(model: nn.Module) -> LossFn:
     """LeNet-5's RBF loss (the paper's eq. 9) for its RBF head, else cross-entropy."""
+    check_module(model)
     return rbf_loss if _rbf_head(model) else F.cross_entropy
 
 
@@ -183,6 +217,7 @@ def _rbf_head(model: nn.Module) -> bool:
 def predict(model: nn.Module, split: Split, batch_size: int = 1000,
             device: torch.device | None = None) -> tuple[Tensor, Tensor]:
     """Predicted labels and class scores (N×classes, on the CPU) for a whole split."""
+    _check_split_args(model, split, "split", batch_size)
     device = device or next(model.parameters()).device
     model.eval()
     outs = []
@@ -197,6 +232,9 @@ def predict(model: nn.Module, split: Split, batch_size: int = 1000,
 def evaluate(model: nn.Module, split: Split, loss_fn: LossFn | None = None,
              batch_size: int = 1000, device: torch.device | None = None) -> tuple[float, float]:
     """Mean loss and accuracy (0–1) of ``model`` on ``split``."""
+    _check_split_args(model, split, "split", batch_size)
+    if loss_fn is not None:
+        check_callable(loss_fn, "loss_fn")
     device = device or next(model.parameters()).device
     loss_fn = loss_fn or default_loss(model)
     model.eval()
@@ -210,6 +248,19 @@ def evaluate(model: nn.Module, split: Split, loss_fn: LossFn | None = None,
     return total_loss / len(split), correct / len(split)
 
 
+def _check_split(split: Split, name: str) -> None:
+    if not isinstance(split, Split):
+        raise TypeError(f"{name} must be a dlcourse.data.Split, got {describe(split)}")
+    if len(split) == 0:
+        raise ValueError(f"{name} is an empty split (0 examples); it needs at least one")
+
+
+def _check_split_args(model: nn.Module, split: Split, name: str, batch_size: int) -> None:
+    check_module(model)
+    _check_split(split, name)
+    check_int(batch_size, "batch_size", minimum=1)
+
+
 # --------------------------------------------------------------------------- training
 
 def make_optimizer(model: nn.Module, name: str, lr: float, momentum: float,
@@ -219,6 +270,10 @@ def make_optimizer(model: nn.Module, name: str, lr: float, momentum: float,
     On the CPU and CUDA the optimisers run "fused" (one kernel updates every
     parameter), which on LeNet is a few times faster than a Python loop over them.
     """
+    check_module(model)
+    check_real(lr, "lr", positive=True)
+    check_real(momentum, "momentum", minimum=0, below=1)
+    check_real(weight_decay, "weight_decay", minimum=0)
     decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
     no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
     groups = [{"params": decay, "weight_decay": weight_decay},
@@ -241,6 +296,10 @@ def make_schedule(optimizer: torch.optim.Optimizer, name: str, lr: float,
     One-cycle warms up for the first quarter of the steps (at least 1 step) and anneals
     for the rest; a run of fewer than 4 steps is too short for a cycle and keeps ``lr``.
     """
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {describe(optimizer)}")
+    check_real(lr, "lr", positive=True)
+    check_int(total_steps, "total_steps", minimum=1)
     if name == "onecycle":
         if total_steps < 4:
             return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
@@ -338,10 +397,18 @@ def fit(
     measured by ``bench/fit_speed.py``, bf16's effect on accuracy by the ablation in
     ``bench/cifar10_recipe.py``.
     """
+    check_module(model)
+    check_int(epochs, "epochs")
+    check_int(batch_size, "batch_size")
     if epochs < 1 or batch_size < 1:
         raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
-    if len(train) == 0:
-        raise ValueError("the training split is empty")
+    _check_split(train, "train")
+    if test is not None:
+        _check_split(test, "test")  # before training, not after the first epoch
+    check_real(label_smoothing, "label_smoothing", minimum=0, below=1)
+    check_callable(augment, "augment")
+    if loss_fn is not None:
+        check_callable(loss_fn, "loss_fn")
     device = torch.device(device) if device is not None else default_device()
     generator = set_seed(seed)
     model.to(device)

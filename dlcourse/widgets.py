@@ -30,6 +30,8 @@ import ipywidgets as w
 from IPython.display import display
 from matplotlib.figure import Figure
 
+__all__ = ["InteractiveFigure", "figure_png", "interactive_figure"]
+
 Draw = Callable[..., Figure]
 
 STATIC_NOTE = (
@@ -40,6 +42,10 @@ STATIC_NOTE = (
 
 def figure_png(fig: Figure, dpi: int = 96) -> bytes:
     """The figure as PNG bytes."""
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if isinstance(dpi, bool) or not isinstance(dpi, int) or dpi < 1:
+        raise ValueError(f"dpi must be a positive int, got {dpi!r}")
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     return buffer.getvalue()
@@ -67,11 +73,23 @@ class InteractiveFigure:
     def __init__(self, draw: Draw, title: str = "", **controls: w.ValueWidget) -> None:
         if not controls:
             raise ValueError("interactive_figure needs at least one control, e.g. steps=IntSlider(...)")
+        if not callable(draw):
+            raise TypeError(f"draw must be a function returning a Figure, got {type(draw).__name__}")
+        if not isinstance(title, str):
+            raise TypeError(f"title must be a string, got {title!r}")
+        for name, control in controls.items():
+            if not isinstance(control, w.ValueWidget):
+                raise TypeError(
+                    f"control {name}= must be an ipywidgets control with a value (IntSlider, "
+                    f"Checkbox, ...), got {type(control).__name__}"
+                )
         self.draw = draw
         self.controls = controls
         self.title = title
         self.output = w.Output()
         self.figure: Figure = draw(**self.values)
+        if not isinstance(self.figure, Figure):
+            raise TypeError(f"draw() must return a matplotlib Figure, got {type(self.figure).__name__}")
         for control in controls.values():
             control.observe(self._redraw, names="value")
         header = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []

@@ -6,6 +6,8 @@ import random
 
 import pytest
 import torch
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from dlcourse.backprop import (
     DEBT_GRAPH,
@@ -341,3 +343,204 @@ def test_train_xor_scratch_reaches_full_accuracy(seed):
     assert losses[-1] < 0.01 < losses[0]
     predictions = [float(mlp_scratch(params, x).data > 0.5) for x, _ in XOR_POINTS]
     assert predictions == [t for _, t in XOR_POINTS]
+
+
+# ============================================================================ issue 15: edge cases
+
+
+def test_backward_twice_accumulates_into_leaves_like_pytorch():
+    """x = 0.4, y = tanh(3x)·x: 1.1997, then 2.3994 (leaves accumulate), then after
+    x.grad = 0 the right value again (intermediates never keep old gradients)."""
+    x = Value(0.4)
+    y = (3 * x).tanh() * x
+    xt = torch.tensor(0.4, dtype=torch.float64, requires_grad=True)
+    yt = torch.tanh(3 * xt) * xt
+    y.backward()
+    yt.backward(retain_graph=True)
+    assert x.grad == pytest.approx(xt.grad.item(), rel=1e-12)
+    assert x.grad == pytest.approx(1.1997, abs=1e-4)
+    y.backward()
+    yt.backward(retain_graph=True)
+    assert x.grad == pytest.approx(xt.grad.item(), rel=1e-12)
+    assert x.grad == pytest.approx(2.3994, abs=1e-4)
+    x.grad = 0.0
+    xt.grad.zero_()
+    y.backward()
+    yt.backward()
+    assert x.grad == pytest.approx(xt.grad.item(), rel=1e-12)
+    assert x.grad == pytest.approx(1.1997, abs=1e-4)
+
+
+def test_zero_grad_resets_every_node_of_the_graph():
+    x = Value(0.4)
+    y = (3 * x).tanh() * x
+    y.backward()
+    y.zero_grad()
+    assert x.grad == 0.0 and y.grad == 0.0 and all(v.grad == 0.0 for v in y._prev)
+    y.backward()
+    assert x.grad == pytest.approx(1.1997, abs=1e-4)
+
+
+def test_backward_on_deep_graphs_needs_no_recursion():
+    total = sum(Value(1.0) for _ in range(1000))
+    total.backward()
+    assert total.data == 1000.0
+    x = Value(0.5)
+    chain = x
+    for _ in range(100_000):  # a chain 100,000 operations deep
+        chain = chain * 1.0 + 0.0
+    chain.backward()
+    assert x.grad == 1.0
+
+
+def test_value_matches_pytorch_at_the_edges():
+    assert Value(1000.0).exp().data == math.inf == torch.tensor(1000.0, dtype=torch.float64).exp().item()
+    big = Value(10.0) ** 400
+    assert big.data == math.inf
+    z = Value(0.0)
+    (z**0.5).backward()  # d√x/dx at 0 is +inf in PyTorch too
+    zt = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
+    (zt**0.5).backward()
+    assert z.grad == zt.grad.item() == math.inf
+
+
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: Value(-2) ** 0.5, ValueError, "integer exponent"),
+        (lambda: Value(1) / Value(0), ValueError, "division by zero"),
+        (lambda: 1 / Value(0), ValueError, "division by zero"),
+        (lambda: Value(-1.0).log(), ValueError, "positive"),
+    ],
+)
+def test_value_domain_errors_are_clear(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_mlp2_forward_refuses_biases_that_would_broadcast_per_example():
+    X, W1, W2 = torch.randn(3, 2), torch.randn(2, 4), torch.randn(4, 1)
+    for b1 in (torch.zeros(3, 4), torch.zeros(4, 1), torch.zeros(1)):
+        with pytest.raises(ValueError, match="b1 must have shape"):
+            mlp2_forward(X, W1, b1, W2, torch.zeros(1))
+
+
+def test_debt_graphs_must_be_acyclic_and_declare_every_node():
+    cyclic = {"a": ["c"], "c": ["d"], "d": ["c", "e"], "e": []}
+    grads = {("a", "c"): 1.0, ("c", "d"): 1.0, ("d", "c"): 1.0, ("d", "e"): 1.0}
+    for run in (chase, repay):
+        with pytest.raises(ValueError, match="cycle"):
+            run(cyclic, grads)
+        with pytest.raises(ValueError, match="'z' is not a node"):
+            run({"a": ["z"], "e": []}, {("a", "z"): 1.0})
+
+
+# ============================================================================ properties
+# Random expression graphs, drawn by Hypothesis from the same safe operations as above.
+
+
+@st.composite
+def programs(draw, max_ops: int = 10):
+    """(program, inputs): up to ``max_ops`` operations, each on any earlier node (so
+    nodes are reused), summed at the end so that every node matters."""
+    n_inputs = draw(st.integers(1, 3))
+    steps = []
+    for k in range(draw(st.integers(1, max_ops))):
+        earlier = st.integers(0, n_inputs + k - 1)
+        if draw(st.booleans()):
+            steps.append((draw(st.sampled_from(sorted(UNARY))), draw(earlier), None))
+        else:
+            steps.append((draw(st.sampled_from(sorted(BINARY))), draw(earlier), draw(earlier)))
+
+    def program(xs):
+        nodes = list(xs)
+        for op, i, j in steps:
+            nodes.append(UNARY[op](nodes[i]) if j is None else BINARY[op](nodes[i], nodes[j]))
+        return sum(nodes[1:], nodes[0])
+
+    xs = draw(st.lists(st.floats(-1.5, 1.5), min_size=n_inputs, max_size=n_inputs))
+    return program, xs
+
+
+def _finite(*numbers: float) -> bool:
+    return all(math.isfinite(v) for v in numbers)
+
+
+@given(programs())
+def test_value_matches_torch_on_random_graphs_with_reused_nodes(case):
+    program, xs = case
+    t_data, t_grads = torch_grads(program, xs)
+    assume(_finite(t_data, *t_grads))  # cubes of cubes can overflow; not what is tested here
+    data, grads = value_grads(program, xs)
+    assert data == pytest.approx(t_data, rel=1e-9, abs=1e-9)
+    assert grads == pytest.approx(t_grads, rel=1e-9, abs=1e-9)
+
+
+@given(programs())
+def test_second_backward_doubles_the_leaves_and_keeps_the_intermediates(case):
+    program, xs = case
+    leaves = [Value(x) for x in xs]
+    out = program(leaves)
+    out.backward()
+    first = [v.grad for v in leaves]
+    nodes = out._graph()
+    inner = {id(v): v.grad for v in nodes if v._prev}
+    assume(_finite(*first, *inner.values()))
+    out.backward()
+    assert [v.grad for v in leaves] == pytest.approx([2 * g for g in first], rel=1e-12, abs=0)
+    assert {id(v): v.grad for v in nodes if v._prev} == inner
+
+
+CHAIN_OPS = {  # each keeps the value bounded, so a chain thousands deep stays finite
+    "tanh": lambda a: a.tanh(),
+    "sigmoid": lambda a: a.sigmoid(),
+    "affine": lambda a: a * 0.9 + 0.1,
+    "relu": lambda a: (a - 0.2).relu(),
+    "neg": lambda a: -a,
+    "square": lambda a: a * a,
+}
+
+
+@given(depth=st.integers(500, 3000), seed=st.integers(0, 2**32 - 1))
+def test_value_matches_torch_on_deep_chains(depth, seed):
+    rng = random.Random(seed)
+    ops = [rng.choice(list(CHAIN_OPS)) for _ in range(depth)]
+    x0 = rng.uniform(-1, 1)
+
+    def chain(x):
+        for op in ops:
+            x = CHAIN_OPS[op](x)
+        return x
+
+    x = Value(x0)
+    out = chain(x)
+    out.backward()
+    xt = torch.tensor(x0, dtype=torch.float64, requires_grad=True)
+    outt = chain(xt)
+    outt.backward()
+    assert out.data == pytest.approx(outt.item(), rel=1e-9, abs=1e-12)
+    assert x.grad == pytest.approx(xt.grad.item(), rel=1e-7, abs=1e-12)
+
+
+@given(
+    sizes=st.tuples(*(st.integers(1, 6) for _ in range(4))),  # N, d, m, k
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_matrix_backprop_matches_torch_on_random_sizes(sizes, seed):
+    N, d, m, k = sizes
+    g = torch.Generator().manual_seed(seed)
+    X, W1, b1, W2, b2, T = (
+        torch.randn(*shape, generator=g, dtype=torch.float64)
+        for shape in ((N, d), (d, m), (m,), (m, k), (k,), (N, k))
+    )
+    cache = mlp2_forward(X, W1, b1, W2, b2)
+    loss, dY = mse_loss_and_grad(cache["Y"], T)
+    grads = mlp2_backward(cache, dY)
+    leaves = {name: t.clone().requires_grad_() for name, t in dict(X=X, W1=W1, b1=b1, W2=W2, b2=b2).items()}
+    Y = torch.tanh(leaves["X"] @ leaves["W1"] + leaves["b1"]) @ leaves["W2"] + leaves["b2"]
+    torch_loss = torch.nn.functional.mse_loss(Y, T)
+    torch_loss.backward()
+    assert loss == pytest.approx(torch_loss.item(), rel=1e-12)
+    for name, leaf in leaves.items():
+        assert grads[name].shape == leaf.shape, name
+        torch.testing.assert_close(grads[name], leaf.grad, rtol=1e-10, atol=1e-12)

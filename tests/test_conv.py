@@ -5,6 +5,8 @@ import random
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dlcourse.conv import (
     KERNELS,
@@ -285,3 +287,69 @@ def test_sliding_windows_follow_the_index_formula_without_copying(stride, dilati
     for i, j, a, b in [(0, 0, 0, 0), (oh - 1, ow - 1, kh - 1, kw - 1), (oh // 2, 1, 1, 0)]:
         assert torch.equal(windows[:, :, i, j, a, b], x[:, :, i * sh + a * dh, j * sw + b * dw])
     assert windows.untyped_storage().data_ptr() == x.untyped_storage().data_ptr()
+
+
+def test_parameter_counts_refuse_impossible_layers() -> None:
+    with pytest.raises(ValueError, match="in_ch"):
+        conv_params(-1, 3, 3)
+    with pytest.raises(ValueError, match="in_features"):
+        dense_params(-1, 3)
+    with pytest.raises(TypeError, match="stride must be an int"):
+        conv2d(torch.zeros(1, 1, 5, 5), torch.zeros(1, 1, 3, 3), stride=1.5)
+
+
+# ----------------------------------------------------------------------------- properties
+# Hypothesis draws the shapes and settings; the numbers come from a seeded generator
+# (drawing every pixel through Hypothesis would be slow and teach it nothing).
+
+
+def _int_or_pair(low: int, high: int):
+    one = st.integers(low, high)
+    return st.one_of(one, st.tuples(one, one))
+
+
+@st.composite
+def conv_settings(draw):
+    kh, kw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride, padding, dilation = (draw(_int_or_pair(a, b)) for a, b in ((1, 3), (0, 2), (1, 3)))
+    (sh, sw), (ph, pw), (dh, dw) = (_as_pair(v) for v in (stride, padding, dilation))
+    # an input at least as large as the dilated kernel once padded
+    h = max(1, dh * (kh - 1) + 1 - 2 * ph) + draw(st.integers(0, 5))
+    w = max(1, dw * (kw - 1) + 1 - 2 * pw) + draw(st.integers(0, 5))
+    n, c, o = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    g = torch.Generator().manual_seed(draw(st.integers(0, 2**32 - 1)))
+    x = torch.randn(n, c, h, w, generator=g, dtype=torch.float64)
+    weight = torch.randn(o, c, kh, kw, generator=g, dtype=torch.float64)
+    bias = torch.randn(o, generator=g, dtype=torch.float64) if draw(st.booleans()) else None
+    return x, weight, bias, dict(stride=stride, padding=padding, dilation=dilation)
+
+
+@given(conv_settings())
+def test_conv2d_and_im2col_match_pytorch_on_random_settings(case) -> None:
+    x, weight, bias, settings = case
+    expected = F.conv2d(x, weight, bias, **{k: _as_pair(v) for k, v in settings.items()})
+    torch.testing.assert_close(conv2d(x, weight, bias, **settings), expected)
+    torch.testing.assert_close(conv2d_loops(x, weight, bias, **settings), expected)
+    kernel = tuple(weight.shape[2:])
+    torch.testing.assert_close(
+        im2col(x, kernel, **settings),
+        F.unfold(x, kernel, **{k: _as_pair(v) for k, v in settings.items()}),
+    )
+
+
+@given(
+    kernel=_int_or_pair(1, 4),
+    stride=st.one_of(st.none(), _int_or_pair(1, 3)),
+    extra=st.tuples(st.integers(0, 5), st.integers(0, 5)),
+    pad_fraction=st.sampled_from([0.0, 0.5, 1.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_pooling_matches_pytorch_on_random_settings(kernel, stride, extra, pad_fraction, seed) -> None:
+    kh, kw = _as_pair(kernel)
+    padding = (int(kh // 2 * pad_fraction), int(kw // 2 * pad_fraction))  # at most half the kernel
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(2, 3, kh + extra[0], kw + extra[1], generator=g, dtype=torch.float64)
+    torch.testing.assert_close(
+        max_pool2d(x, kernel, stride, padding), F.max_pool2d(x, kernel, stride, padding)
+    )
+    torch.testing.assert_close(avg_pool2d(x, kernel, stride), F.avg_pool2d(x, kernel, stride))

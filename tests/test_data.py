@@ -197,3 +197,13 @@ def test_channel_stats_match_the_direct_formula() -> None:
     flat = images.transpose(0, 1).reshape(3, -1).double() / 255
     assert torch.allclose(mean, flat.mean(1).float(), atol=1e-6)
     assert torch.allclose(std, flat.std(1).float(), atol=1e-6)
+
+
+def test_normalize_centres_a_constant_channel_instead_of_dividing_by_zero() -> None:
+    images = torch.stack([torch.full((2, 2, 2), 7, dtype=torch.uint8), torch.tensor([[[0, 255], [0, 255]]] * 2, dtype=torch.uint8)], dim=1)
+    mean, std = data.channel_stats(images)
+    assert std[0] == 0 and std[1] > 0  # channel 0 is constant
+    x = data.Split(images, torch.zeros(2, dtype=torch.long), mean, std).normalize(images)
+    assert torch.isfinite(x).all()
+    assert torch.equal(x[:, 0], torch.zeros_like(x[:, 0]))  # centred, not divided by 0
+    torch.testing.assert_close(x[:, 1], (images[:, 1].float() / 255 - mean[1]) / std[1])

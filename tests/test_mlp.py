@@ -121,3 +121,11 @@ def test_fit_function_with_tanh_and_another_interval():
 def test_trained_net_solves_xor(seed):
     model = train_xor(seed)
     assert xor_accuracy(model) == 1.0
+
+
+def test_fit_function_refuses_inputs_that_would_give_nan_or_broadcast_losses():
+    with pytest.raises(ValueError, match="n_points"):
+        fit_function(torch.sin, hidden=2, n_points=0)
+    # an n-vector target would broadcast against the n×1 predictions into an n×n table
+    with pytest.raises(ValueError, match=r"f\(x\) must return one target per point"):
+        fit_function(lambda x: torch.sin(x).flatten(), hidden=2, steps=1)

@@ -4,6 +4,8 @@ import math
 
 import pytest
 import torch
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from dlcourse.perceptron import (
     PLAResult,
@@ -162,3 +164,37 @@ def test_bad_shapes_raise():
         predict(torch.ones(3), 0.0, torch.ones(4, 2))
     with pytest.raises(ValueError, match="max_epochs"):
         pla(torch.ones(1, 2), torch.ones(1), max_epochs=0)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_pla_refuses_non_finite_points_instead_of_converging(bad: float) -> None:
+    X = torch.tensor([[1.0, 1.0], [bad, -1.0]], dtype=torch.float64)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        pla(X, torch.tensor([1.0, -1.0]))
+
+
+@given(
+    d=st.integers(1, 4),
+    n=st.integers(1, 25),
+    gap=st.floats(0.05, 0.5),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_pla_converges_within_novikoffs_bound_on_random_separable_data(d, n, gap, seed):
+    """Any d, any hyperplane (w*, b*), points at distance >= gap from it: PLA stops with
+    every point strictly on its side, after at most (R/γ)² updates."""
+    g = torch.Generator().manual_seed(seed)
+    w_star = torch.randn(d, generator=g, dtype=torch.float64)
+    w_star /= w_star.norm()
+    b_star = float(torch.rand(1, generator=g, dtype=torch.float64)) - 0.5
+    X = 2 * torch.rand(4 * n, d, generator=g, dtype=torch.float64) - 1
+    distance = X @ w_star + b_star
+    keep = distance.abs() >= gap
+    assume(int(keep.sum()) >= 1)
+    X, y = X[keep][:n], torch.sign(distance[keep][:n])
+    bound = novikoff_bound(X, y, w_star, b_star)
+    # every epoch but the last makes an update, so bound + 1 epochs always suffice
+    result = pla(X, y, max_epochs=math.floor(bound) + 1)
+    assert result.converged
+    assert result.updates <= bound
+    assert torch.equal(predict(result.w, result.b, X), y)
+    assert float((y * (X @ result.w + result.b)).min()) > 0

@@ -55,3 +55,11 @@ def test_feature_maps_and_filters_make_one_panel_per_channel() -> None:
         plots.feature_maps(torch.randn(1, 6, 28, 28))
     with pytest.raises(ValueError, match="O×C×kH×kW"):
         plots.filters(torch.randn(6, 5, 5))
+
+
+def test_confusion_matrix_counts_only_valid_class_indices() -> None:
+    with pytest.raises(ValueError, match=r"y_pred must be class indices in 0\.\.2, found \[3\]"):
+        plots.confusion_matrix([0, 1], [3, 1], 3)
+    # lists and tensors alike; each example lands in exactly one cell
+    cm = plots.confusion_matrix([0, 1, 2, 2], torch.tensor([0, 2, 2, 1]), 3)
+    assert cm.tolist() == [[1, 0, 0], [0, 0, 1], [0, 1, 1]]

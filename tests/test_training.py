@@ -204,21 +204,40 @@ def test_onecycle_keeps_a_quarter_warm_up_for_long_runs() -> None:
     assert max(range(400), key=rates.__getitem__) == 99  # the peak after the first quarter
 
 
-def test_history_records_the_lr_each_epochs_last_step_used():
-    """With one step per epoch, the lr column is exactly the schedule's per-step rates
-    (read before the scheduler moves on, so the last epoch is inside the cycle)."""
-    from dlcourse.learning import one_cycle_lr
-
-    from torch import nn
-
-    from dlcourse.data import Split
-
+def _tiny_split(n: int) -> data.Split:
     g = torch.Generator().manual_seed(0)
-    split = Split(torch.randint(0, 256, (8, 1, 4, 4), dtype=torch.uint8, generator=g),
-                  torch.arange(8) % 2, torch.tensor([0.5]), torch.tensor([0.25]))
-    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
-    history = training.fit(model, split, epochs=9, batch_size=8, lr=0.1, progress=False)
-    expected = [one_cycle_lr(k, 9, 0.1) for k in range(9)]  # make_schedule's pct_start 0.25
-    assert history.column("lr") == pytest.approx(expected), (
-        f"lr column {history.column('lr')} should be the rates the steps used, {expected}")
-    assert history.column("lr")[-1] < 0.01, "the last epoch's lr is the end of the cycle"
+    images = torch.randint(0, 256, (n, 1, 4, 4), dtype=torch.uint8, generator=g)
+    labels = torch.randint(0, 2, (n,), generator=g)
+    return data.Split(images, labels, torch.tensor([0.5]), torch.tensor([0.25]))
+
+
+def test_history_records_the_lr_each_epochs_last_step_used() -> None:
+    """6 one-step epochs of one-cycle: the record is the lr of step k, never the value
+    the scheduler moves to after the cycle's last step."""
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
+    history = training.fit(model, _tiny_split(8), epochs=6, batch_size=8, lr=0.05, progress=False)
+    opt = training.make_optimizer(torch.nn.Linear(2, 1), "sgd", 0.05, 0.9, 5e-4)
+    schedule = training.make_schedule(opt, "onecycle", 0.05, 6)
+    used = []
+    for _ in range(6):
+        used.append(opt.param_groups[0]["lr"])
+        opt.step()
+        schedule.step()
+    after_cycle = opt.param_groups[0]["lr"]
+    assert history.column("lr") == pytest.approx(used, rel=1e-12)
+    assert history.column("lr")[-1] == min(used) and history.column("lr")[-1] != pytest.approx(after_cycle)
+
+
+def test_fit_rejects_an_empty_test_split_before_training() -> None:
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match="test is an empty split"):
+        training.fit(model, _tiny_split(8), _tiny_split(8)[:0], epochs=1, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))  # nothing trained
+
+
+@pytest.mark.parametrize("run", [training.evaluate, training.predict])
+def test_evaluate_and_predict_reject_an_empty_split(run) -> None:
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
+    with pytest.raises(ValueError, match="split is an empty split"):
+        run(model, _tiny_split(4)[:0])
