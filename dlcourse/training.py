@@ -49,6 +49,8 @@ __all__ = [
     "random_flip",
     "scores",
     "set_seed",
+    "shuffled_batches",
+    "train_epoch",
 ]
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
@@ -322,6 +324,7 @@ def shuffled_batches(images: Tensor, labels: Tensor, normalize: Callable[[Tensor
     Each batch is an index into the preloaded uint8 images: augmented while still uint8
     (4× fewer bytes to move than float32), then normalised.
     """
+    _check_batches_args(images, labels, batch_size)
     order = torch.randperm(len(labels), generator=generator).to(labels.device)
     for i in range(0, len(labels), batch_size):
         idx = order[i:i + batch_size]
@@ -336,6 +339,8 @@ def train_epoch(model: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], loss
     For every batch: forward, loss, zero the old gradients, backward, step. The sums stay
     on the device (no ``.item()`` per step), so a GPU never waits for the CPU.
     """
+    check_module(model)
+    check_callable(loss_fn, "loss_fn")
     model.train()
     total_loss, correct, seen, lr = 0.0, 0, 0, float("nan")
     for x, y in batches:
@@ -353,6 +358,14 @@ def train_epoch(model: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], loss
     if seen == 0:
         raise ValueError("batches was empty: an epoch needs at least one batch")
     return float(total_loss) / seen, int(correct) / seen, lr
+
+
+def _check_batches_args(images: Tensor, labels: Tensor, batch_size: int) -> None:
+    check_int(batch_size, "batch_size", minimum=1)
+    if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
+        raise ValueError(f"images must be a uint8 tensor N×C×H×W, got {describe(images)}")
+    if not isinstance(labels, Tensor) or labels.shape != (len(images),):
+        raise ValueError(f"labels must be a tensor of shape ({len(images)},), got {describe(labels)}")
 
 
 def _counted(batches: Iterable[tuple[Tensor, Tensor]], bar: tqdm) -> Iterator[tuple[Tensor, Tensor]]:

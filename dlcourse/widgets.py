@@ -30,7 +30,7 @@ import ipywidgets as w
 from IPython.display import display
 from matplotlib.figure import Figure
 
-__all__ = ["InteractiveFigure", "figure_png", "interactive_figure"]
+__all__ = ["FramePlayer", "InteractiveFigure", "figure_png", "frame_player", "interactive_figure"]
 
 Draw = Callable[..., Figure]
 

@@ -30,8 +30,10 @@ from dlcourse import (
     backprop,
     conv,
     data,
+    learning,
     mlp,
     models,
+    page,
     perceptron,
     plots,
     quiz,
@@ -39,7 +41,7 @@ from dlcourse import (
     widgets,
 )
 
-MODULES = [activations, backprop, conv, data, mlp, models, perceptron, plots, quiz, training, widgets]
+MODULES = [activations, backprop, conv, data, learning, mlp, models, page, perceptron, plots, quiz, training, widgets]
 
 # Public names that take no input at all: nothing to get wrong (checked below).
 NO_INPUT = {
@@ -320,6 +322,28 @@ CASES: list[Case] = [
     Case("widgets.interactive_figure", lambda: widgets.interactive_figure(lambda n: None, n=w.IntSlider(1)), TypeError, "must return a matplotlib Figure"),
     Case("widgets.InteractiveFigure", lambda: widgets.InteractiveFigure(lambda n: _figure(), n=3), TypeError, "control n="),
     Case("widgets.InteractiveFigure", lambda: widgets.InteractiveFigure("draw", n=w.IntSlider(1)), TypeError, "draw"),
+    # ---------------------------------------------------------------- learning
+    Case("learning.mse", lambda: learning.mse(torch.zeros(3), torch.zeros(2)), ValueError, "same shape"),
+    Case("learning.softmax", lambda: learning.softmax(torch.tensor([1, 2])), ValueError, r"\bz\b.*float"),
+    Case("learning.log_softmax", lambda: learning.log_softmax([1.0, 2.0]), ValueError, r"\bz\b.*float"),
+    Case("learning.cross_entropy", lambda: learning.cross_entropy(torch.zeros(2, 3), torch.tensor([0, 3])), ValueError, "labels"),
+    Case("learning.cross_entropy_grad", lambda: learning.cross_entropy_grad(torch.zeros(3), torch.tensor([0])), ValueError, "logits"),
+    Case("learning.gradient_descent", lambda: learning.gradient_descent(lambda w: w, torch.zeros(2), 0.1, 3, momentum=1.0), ValueError, "momentum"),
+    Case("learning.adam", lambda: learning.adam(lambda w: w, torch.zeros(2), -1.0, 3), ValueError, r"\blr\b"),
+    Case("learning.one_cycle_lr", lambda: learning.one_cycle_lr(8, 8, 0.1), ValueError, r"\bstep\b"),
+    Case("learning.Quadratic", lambda: learning.Quadratic(-torch.eye(2), torch.zeros(2)), ValueError, "positive definite"),
+    Case("widgets.FramePlayer", lambda: widgets.FramePlayer([], "t"), TypeError, "frames"),
+    Case("widgets.frame_player", lambda: widgets.frame_player([_figure()], interval_ms=1), ValueError, "interval_ms"),
+    # ---------------------------------------------------------------- page
+    Case("page.setup", lambda: page.setup(threads=0), ValueError, "threads"),
+    Case("page.show", lambda: page.show(), ValueError, "at least one"),
+    Case("page.markdown_table", lambda: page.markdown_table(["a"], [[1, 2]]), ValueError, "row 0"),
+    Case("page.glue", lambda: page.glue("two words", 1), ValueError, "name"),
+    # ---------------------------------------------------------------- training: fit's pieces
+    Case("training.shuffled_batches", lambda: list(training.shuffled_batches(torch.zeros(4, 1, 4, 4), torch.zeros(4, dtype=torch.long), lambda x: x, 2)), ValueError, "images"),
+    Case("training.shuffled_batches", lambda: list(training.shuffled_batches(torch.zeros(4, 1, 4, 4, dtype=torch.uint8), torch.zeros(4, dtype=torch.long), lambda x: x, 0)), ValueError, "batch_size"),
+    Case("training.train_epoch", lambda: training.train_epoch("model", [], None, None, None), TypeError, "model"),
+
 ]
 
 
