@@ -180,27 +180,56 @@ def question_boxes(q: Any) -> list[Any]:
     return list(box.children[1:])
 
 
+def option_rows(selector: Any) -> list[tuple[Any, Any]]:
+    """(checkbox, label) of each option row of a choice question's selector."""
+    return [tuple(row.children) for row in selector.children]
+
+
+def test_widget_options_are_lettered_and_typeset_live() -> None:
+    (box,) = question_boxes(practice_question())
+    _, selector, _, feedback = box.children
+    rows = option_rows(selector)
+    assert [b.description for b, _ in rows] == ["A", "B", "C", "D"]
+    assert all(type(label).__name__ == "HTMLMath" for _, label in rows)
+    (_, math_row), *_ = option_rows(question_boxes(single())[0].children[1])
+    assert math_row.value == "$-2$"  # LaTeX kept for MathJax, not shown as plain text
+    # nothing of the answer is on screen before Check
+    shown = " ".join(getattr(w, "value", "") or "" for w in _walk(box) if isinstance(
+        getattr(w, "value", None), str))
+    for choice in practice_question().choices:
+        assert choice.explanation not in shown
+    assert feedback.value == ""
+
+
+def _walk(widget: Any) -> list[Any]:
+    return [widget, *(d for c in getattr(widget, "children", ()) for d in _walk(c))]
+
+
 def test_widget_single_choice_callback() -> None:
-    q = single()
-    (box,) = question_boxes(q)
-    stem, radio, button, feedback = box.children
-    assert type(radio).__name__ == "RadioButtons" and radio.value is None
-    radio.value = 0
+    (box,) = question_boxes(single())
+    stem, selector, button, feedback = box.children
+    (a, _), (b, _), (c, _) = option_rows(selector)
+    assert not any(x.value for x in (a, b, c))
+    button.click()
+    assert "Select an option first" in feedback.value
+    a.value = True
     button.click()
     assert "Not quite" in feedback.value and html.escape("ReLU clips negatives") in feedback.value
-    radio.value = 1
+    b.value = True  # a single-answer question: ticking B clears A
+    assert (a.value, b.value, c.value) == (False, True, False)
     button.click()
     assert "Correct" in feedback.value and "max(0, -2) = 0." in feedback.value
 
 
 def test_widget_multiple_choice_callback() -> None:
     (box,) = question_boxes(multi())
-    _, checkboxes, button, feedback = box.children
-    relu, tanh, loss = checkboxes.children
+    _, selector, button, feedback = box.children
+    (relu, _), (tanh, _), (loss, _) = option_rows(selector)
     relu.value = True
     button.click()
     assert "Not quite" in feedback.value and "at least one correct option is missing" in feedback.value
     tanh.value = True
+    assert relu.value, "several boxes may be ticked in a multiple-answer question"
     button.click()
     assert "Correct" in feedback.value and "tanh squashes" in feedback.value
     loss.value = True
@@ -328,7 +357,7 @@ def test_user_text_is_escaped_but_math_kept() -> None:
     tags = {t for t, _ in doc.tags}
     assert "b" not in tags and "img" not in tags and "i" not in tags
     assert doc.texts["legend"] == ["Is <b>this</b> bold when $a < b$?"]
-    assert "<img src=x onerror=alert(1)>" in doc.texts["label"]
+    assert "A. <img src=x onerror=alert(1)>" in doc.texts["label"]
     assert len(doc.attrs_of("script")) == 2  # the payload could not open a new script
     payload = payload_of(markup)
     assert payload["questions"][0]["choices"][0]["explanation"] == "</script><script>alert(1)</script>"
@@ -402,3 +431,20 @@ def test_javascript_verdict_matches_python_check() -> None:
         capture_output=True, text=True, timeout=30, check=True,
     )
     assert json.loads(result.stdout) == expected
+
+
+def test_static_options_carry_the_same_letters() -> None:
+    q = practice_question()
+    doc = parse(Quiz(q).to_html())
+    assert doc.texts["label"] == [f"{L}. {c.text}" for L, c in zip("ABCD", q.choices)]
+    assert [f"   {L}. {c.text}" for L, c in zip("ABCD", q.choices)] == \
+        Quiz(q).to_text().splitlines()[3:]
+    # the explanations (which name these letters) say B is the answer, and B is correct
+    assert [c.correct for c in q.choices] == [False, True, False, False]
+    assert q.choices[1].explanation.startswith("B ")
+
+
+def test_letters() -> None:
+    assert quiz_module.letter(0) == "A" and quiz_module.letter(25) == "Z"
+    with pytest.raises(ValueError, match="index"):
+        quiz_module.letter(26)
