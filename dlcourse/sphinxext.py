@@ -307,7 +307,8 @@ def _write_ipynb_and_fix_colab(
 
         nb = jupytext.read(app.env.doc2path(pagename))
     options = app.config.html_theme_options or {}
-    nb = downloadable_notebook(nb, options.get("repository_url", ""))
+    nb = downloadable_notebook(nb, options.get("repository_url", ""),
+                               options.get("repository_branch", "main"))
     target = outdir / "_sources" / (pagename + ".ipynb")
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, target)
@@ -324,17 +325,12 @@ def _write_ipynb_and_fix_colab(
                 button["url"] = f"{colab}/github/{org_repo}/blob/{branch}/_sources/{pagename}.ipynb"
 
 
-SETUP_SOURCE = '''\
-# Outside the course repository (Colab, a fresh Jupyter), install the course's helper
-# package first; in the repository's environment this does nothing.
-import importlib.util, subprocess, sys
-if importlib.util.find_spec("dlcourse") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{repo}"], check=True)'''
-
-
-def downloadable_notebook(nb: Any, repository_url: str = "") -> Any:
+def downloadable_notebook(nb: Any, repository_url: str = "", branch: str = "main") -> Any:
     """The notebook readers download: widget views and widget state removed (they need
-    the kernel that made them; static fallbacks stay), a setup cell first."""
+    the kernel that made them; static fallbacks stay), the install cell of
+    ``dlcourse.launch`` first (the helper package from ``repository_url`` at ``branch``)."""
+    from dlcourse.launch import Repository, add_install_cell
+
     import nbformat
 
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))  # a deep copy
@@ -346,9 +342,7 @@ def downloadable_notebook(nb: Any, repository_url: str = "") -> Any:
             if data and WIDGET_VIEW in data:
                 del data[WIDGET_VIEW]
     if repository_url:
-        setup = nbformat.v4.new_code_cell(SETUP_SOURCE.format(repo=repository_url.rstrip("/")))
-        setup.metadata["tags"] = ["dlcourse-setup"]
-        nb.cells.insert(0, setup)
+        add_install_cell(nb, Repository(repository_url, branch or "main").pip_source)
     for cell in nb.cells:
         cell.pop("id", None)  # fresh ids below: nbformat 4.5 wants unique ones
     nb.nbformat, nb.nbformat_minor = 4, 5

@@ -1,0 +1,346 @@
+"""A small, fast training loop on preloaded tensors.
+
+Why it is fast on a laptop: the data set is one uint8 tensor in memory, a batch is an
+index into it, and augmentation (random crop with padding, horizontal flip) is one
+gather on the whole uint8 batch. No per-sample Python, no PIL, no workers: the model's
+own compute is almost all the time an epoch takes (``bench/fit_speed.py`` measures it).
+
+Threads on a shared CPU. By default each OpenMP thread of torch *spins* while it waits
+for the others. On a quiet machine that is the fastest; when other programs also want
+the cores, the spinning threads steal the cores from the very threads they wait for, and
+an epoch can get many times slower. ``GOMP_SPINCOUNT=10000`` in the environment *before*
+torch is imported (libgomp, torch's OpenMP on Linux) bounds the spinning at a small cost
+when quiet (``bench/results/fit-speed-2threads-{default,spin10000}.json``, from
+``bench/fit_speed.py``); ``OMP_WAIT_POLICY=PASSIVE`` or one thread suit a busy machine.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from .data import Split
+from .models import rbf_loss
+
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+def set_seed(seed: int) -> torch.Generator:
+    """Seed Python, torch (CPU and CUDA) and return a generator for shuffling/augmenting."""
+    random.seed(seed)
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+def default_device() -> torch.device:
+    """CUDA when present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# --------------------------------------------------------------------------- augmentation
+
+def random_crop(x: Tensor, padding: int, generator: torch.Generator | None = None) -> Tensor:
+    """Pad a batch N×C×H×W by ``padding`` zeros and cut a random H×W window per image.
+
+    One gather for the whole batch: each image gets its own offset (dy, dx).
+    """
+    return _crop_flip(x, padding, False, generator) if padding else x
+
+
+def random_flip(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Mirror each image left–right with probability 1/2."""
+    flip = (torch.rand(len(x), generator=generator) < 0.5).to(x.device)
+    return torch.where(flip[:, None, None, None], x.flip(3), x)
+
+
+def _crop_flip(x: Tensor, padding: int, flip: bool, generator: torch.Generator | None) -> Tensor:
+    """Random crop (zero padding) and, if ``flip``, a random mirror, as one gather.
+
+    Output pixel (i, j) of image n is pixel (dy + i, dx + j) of the padded image, or
+    (dy + i, dx + W − 1 − j) when the image is mirrored: the index of every output pixel
+    is computed once, for all images, and read with a single ``gather``, whatever the dtype
+    (on uint8 images that moves a quarter of the bytes of float32).
+    """
+    n, c, h, w = x.shape
+    dy = torch.randint(0, 2 * padding + 1, (n, 1), generator=generator)
+    dx = torch.randint(0, 2 * padding + 1, (n, 1), generator=generator)
+    j = torch.arange(w)
+    if flip:
+        mirrored = torch.rand(n, 1, generator=generator) < 0.5
+        j = torch.where(mirrored, w - 1 - j, j)  # N×W: read the columns right to left
+    rows = dy + torch.arange(h)  # N×H rows of the padded image
+    cols = dx + j  # N×W columns of the padded image
+    index = rows[:, :, None] * (w + 2 * padding) + cols[:, None, :]  # N×H×W, flat in the padded image
+    index = index.view(n, 1, h * w).expand(n, c, h * w).to(x.device)
+    padded = F.pad(x, (padding,) * 4) if padding else x
+    return padded.reshape(n, c, -1).gather(2, index).view(n, c, h, w)
+
+
+@dataclass(frozen=True)
+class Augment:
+    """Whole-batch augmentation: crop padding in pixels (0 = off) and horizontal flips.
+
+    ``fit`` applies it to the uint8 images before normalising them, so the padding is
+    black (pixel value 0), as in torchvision's ``RandomCrop(32, padding=4)``, and on
+    MNIST it is the background.
+    """
+
+    crop_padding: int = 4
+    flip: bool = True
+
+    def __post_init__(self) -> None:
+        if self.crop_padding < 0:
+            raise ValueError(f"crop_padding must be 0 (off) or a positive number of pixels, got {self.crop_padding}")
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        if self.crop_padding:
+            return _crop_flip(x, self.crop_padding, self.flip, generator)
+        return random_flip(x, generator) if self.flip else x
+
+
+NO_AUGMENT = Augment(crop_padding=0, flip=False)
+DIGITS_AUGMENT = Augment(crop_padding=2, flip=False)  # a mirrored 2 is not a 2
+
+
+# --------------------------------------------------------------------------- history
+
+@dataclass
+class Epoch:
+    """What one epoch measured."""
+
+    epoch: int
+    train_loss: float
+    train_acc: float
+    test_loss: float | None
+    test_acc: float | None
+    lr: float
+    seconds: float
+
+
+@dataclass
+class History:
+    """Per-epoch losses, accuracies and wall time; ``plot()`` draws the curves."""
+
+    epochs: list[Epoch] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.epochs)
+
+    def __getitem__(self, i: int) -> Epoch:
+        return self.epochs[i]
+
+    def column(self, name: str) -> list[float]:
+        """One field across epochs, e.g. ``history.column("test_acc")``."""
+        return [getattr(e, name) for e in self.epochs]
+
+    @property
+    def seconds(self) -> float:
+        return sum(e.seconds for e in self.epochs)
+
+    @property
+    def final(self) -> Epoch:
+        return self.epochs[-1]
+
+    def to_dicts(self) -> list[dict[str, float | int | None]]:
+        return [asdict(e) for e in self.epochs]
+
+    def plot(self, title: str | None = None):  # -> matplotlib Figure
+        from .plots import training_curves
+
+        return training_curves(self, title=title)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+def scores(model: nn.Module, output: Tensor) -> Tensor:
+    """Turn a model's output into "higher is better" class scores.
+
+    LeNet-5's RBF output units give *penalties* (distance to each digit's code), so the
+    best class is the smallest one; every other model here outputs logits.
+    """
+    return -output if _rbf_head(model) else output
+
+
+def default_loss(model: nn.Module) -> LossFn:
+    """LeNet-5's RBF loss (the paper's eq. 9) for its RBF head, else cross-entropy."""
+    return rbf_loss if _rbf_head(model) else F.cross_entropy
+
+
+def _rbf_head(model: nn.Module) -> bool:
+    return getattr(model, "head", None) == "rbf"
+
+
+@torch.no_grad()
+def predict(model: nn.Module, split: Split, batch_size: int = 1000,
+            device: torch.device | None = None) -> tuple[Tensor, Tensor]:
+    """Predicted labels and class scores (N×classes, on the CPU) for a whole split."""
+    device = device or next(model.parameters()).device
+    model.eval()
+    outs = []
+    for start in range(0, len(split), batch_size):
+        x = split.normalize(split.images[start:start + batch_size].to(device))
+        outs.append(scores(model, model(x)).float().cpu())
+    out = torch.cat(outs)
+    return out.argmax(1), out
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Split, loss_fn: LossFn | None = None,
+             batch_size: int = 1000, device: torch.device | None = None) -> tuple[float, float]:
+    """Mean loss and accuracy (0–1) of ``model`` on ``split``."""
+    device = device or next(model.parameters()).device
+    loss_fn = loss_fn or default_loss(model)
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for start in range(0, len(split), batch_size):
+        x = split.normalize(split.images[start:start + batch_size].to(device))
+        y = split.labels[start:start + batch_size].to(device)
+        out = model(x)
+        total_loss += loss_fn(out, y).item() * len(y)
+        correct += (scores(model, out).argmax(1) == y).sum().item()
+    return total_loss / len(split), correct / len(split)
+
+
+# --------------------------------------------------------------------------- training
+
+def make_optimizer(model: nn.Module, name: str, lr: float, momentum: float,
+                   weight_decay: float) -> torch.optim.Optimizer:
+    """SGD (Nesterov momentum), Adam or AdamW; weight decay skips biases and 1-D gains.
+
+    On the CPU and CUDA the optimisers run "fused" (one kernel updates every
+    parameter), which on LeNet is a few times faster than a Python loop over them.
+    """
+    decay = [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
+    no_decay = [p for p in model.parameters() if p.requires_grad and p.dim() <= 1]
+    groups = [{"params": decay, "weight_decay": weight_decay},
+              {"params": no_decay, "weight_decay": 0.0}]
+    params = decay + no_decay
+    fused = bool(params) and all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
+    if name == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=momentum > 0, fused=fused)
+    if name == "adam":
+        return torch.optim.Adam(groups, lr=lr, fused=fused)
+    if name == "adamw":
+        return torch.optim.AdamW(groups, lr=lr, fused=fused)
+    raise ValueError(f"optimizer must be 'sgd', 'adam' or 'adamw', not {name!r}")
+
+
+def make_schedule(optimizer: torch.optim.Optimizer, name: str, lr: float,
+                  total_steps: int) -> torch.optim.lr_scheduler.LRScheduler:
+    """Per-step learning-rate schedule: 'onecycle', 'cosine' or 'constant'.
+
+    One-cycle warms up for the first quarter of the steps (at least 1 step) and anneals
+    for the rest; a run of fewer than 4 steps is too short for a cycle and keeps ``lr``.
+    """
+    if name == "onecycle":
+        if total_steps < 4:
+            return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+        # torch divides by (pct_start * total_steps - 1): each phase needs 1 step or more
+        pct_start = min(max(0.25, 2 / total_steps), 1 - 2 / total_steps)
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps,
+                                                   pct_start=pct_start)
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    if name == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    raise ValueError(f"schedule must be 'onecycle', 'cosine' or 'constant', not {name!r}")
+
+
+def fit(
+    model: nn.Module,
+    train: Split,
+    test: Split | None = None,
+    epochs: int = 10,
+    *,
+    batch_size: int = 128,
+    lr: float = 0.05,
+    optimizer: str = "sgd",
+    momentum: float = 0.9,
+    weight_decay: float = 5e-4,
+    schedule: str = "onecycle",
+    label_smoothing: float = 0.0,
+    augment: Augment = NO_AUGMENT,
+    loss_fn: LossFn | None = None,
+    seed: int = 0,
+    device: torch.device | str | None = None,
+    channels_last: bool = False,
+    bf16: bool = False,
+    progress: bool = True,
+) -> History:
+    """Train ``model`` on ``train`` for ``epochs``, evaluating on ``test`` after each.
+
+    ``seed`` fixes the shuffling and the augmentation; build the model right after
+    ``set_seed(seed)`` to fix its initial weights too. Same seed, same machine → same
+    numbers.
+
+    Speed options. ``channels_last`` stores the conv weights and activations pixel by
+    pixel (N×H×W×C), the layout oneDNN's CPU convolutions prefer (same results up to
+    rounding); the model is put back in the usual layout afterwards. ``bf16`` runs
+    forward and backward in bfloat16 (autocast; weights, optimiser and loss stay
+    float32): faster on CPUs with AVX-512-BF16/AMX and on recent GPUs. Their speed is
+    measured by ``bench/fit_speed.py``, bf16's effect on accuracy by the ablation in
+    ``bench/cifar10_recipe.py``.
+    """
+    if epochs < 1 or batch_size < 1:
+        raise ValueError(f"epochs and batch_size must be positive, got {epochs} and {batch_size}")
+    if len(train) == 0:
+        raise ValueError("the training split is empty")
+    device = torch.device(device) if device is not None else default_device()
+    generator = set_seed(seed)
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    if loss_fn is None:
+        base = default_loss(model)
+        loss_fn = (lambda out, y: F.cross_entropy(out, y, label_smoothing=label_smoothing)) \
+            if base is F.cross_entropy else base
+    steps_per_epoch = math.ceil(len(train) / batch_size)
+    opt = make_optimizer(model, optimizer, lr, momentum, weight_decay)
+    sched = make_schedule(opt, schedule, lr, epochs * steps_per_epoch)
+    images, labels = train.images.to(device), train.labels.to(device)
+    history = History()
+    bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, file=sys.stderr,
+               unit="batch", mininterval=1.0, leave=False)
+    try:
+        for epoch in range(1, epochs + 1):
+            start = time.perf_counter()
+            model.train()
+            order = torch.randperm(len(train), generator=generator).to(device)
+            # Sums stay on the device: no .item() per step, so a GPU never waits for the CPU.
+            total_loss = torch.zeros((), device=device)
+            correct = torch.zeros((), dtype=torch.int64, device=device)
+            for i in range(0, len(train), batch_size):
+                idx = order[i:i + batch_size]
+                # augment the uint8 pixels (4× fewer bytes), then normalise the batch
+                x = train.normalize(augment(images.index_select(0, idx), generator))
+                y = labels.index_select(0, idx)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+                    out = model(x)
+                    loss = loss_fn(out.float(), y)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                total_loss += loss.detach() * len(y)
+                correct += (scores(model, out.detach()).argmax(1) == y).sum()
+                bar.update()
+            seconds = time.perf_counter() - start
+            train_loss, train_acc = total_loss.item() / len(train), correct.item() / len(train)
+            test_loss, test_acc = evaluate(model, test, loss_fn, device=device) if test is not None else (None, None)
+            history.epochs.append(Epoch(epoch, train_loss, train_acc, test_loss, test_acc,
+                                        opt.param_groups[0]["lr"], seconds))
+            bar.set_postfix(loss=f"{train_loss:.3f}", test_acc="-" if test_acc is None else f"{test_acc:.3f}")
+    finally:
+        bar.close()
+        if channels_last:
+            model.to(memory_format=torch.contiguous_format)
+    return history
