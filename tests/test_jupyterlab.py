@@ -40,6 +40,7 @@ from dlcourse import jupyter_setup
 ROOT = Path(__file__).resolve().parents[1]
 CHAPTER = "perceptron.md"
 TOKEN = "dlcourse-test-token"
+SHOTS = ROOT / "test-artifacts" / "jupyterlab"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -180,6 +181,20 @@ def _answer(page: Any, question: Any, option: int, previous: str) -> tuple[str, 
         time.sleep(0.2)
 
 
+def _command(page: Any, command: str) -> None:
+    """Run a JupyterLab command without waiting for it (a dialog would keep it pending)."""
+    page.evaluate(f"() => {{ window.jupyterapp.commands.execute({command!r}); }}")
+
+
+def _no_dialog(page: Any, doing: str) -> None:
+    time.sleep(3)
+    dialogs = page.locator(".jp-Dialog")
+    if dialogs.count():
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / f"dialog-{doing}.png"))
+        raise AssertionError(f"{doing} asked the reader: {dialogs.first.inner_text()!r}")
+
+
 def test_students_do_not_see_instructor_tools(lab: dict[str, Any], page: Any) -> None:
     for plugin in ("formgrader", "create-assignment", "course-list", "assignment-list"):
         assert not page.evaluate(f"() => window.jupyterapp.hasPlugin('@jupyter/nbgrader:{plugin}')")
@@ -202,7 +217,7 @@ def test_a_reader_opens_runs_answers_and_closes_a_chapter(lab: dict[str, Any], p
     page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
         timeout=180_000)
 
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    _command(page, "notebook:run-all-cells")
     page.wait_for_function(
         """() => {
           const prompts = [...document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) '
@@ -241,15 +256,15 @@ def test_a_reader_opens_runs_answers_and_closes_a_chapter(lab: dict[str, Any], p
             assert question.locator(".dlc-wrong, .dlc-correct").count() == 1
             checked_one = True
     assert checked_one, "no single-answer question in the quiz to answer wrongly and rightly"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    quiz.screenshot(path=str(SHOTS / "quiz-answered.png"))
 
-    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
-    page.wait_for_function(
-        "() => !document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)')"
-        "?.classList.contains('jp-mod-dirty') && !document.querySelector('.jp-mod-dirty')",
-        timeout=60_000)
-    page.evaluate("() => window.jupyterapp.commands.execute('application:close-all')")
-    time.sleep(2)
-    assert page.locator(".jp-Dialog").count() == 0, "closing asked something: " + \
-        page.locator(".jp-Dialog").first.inner_text()
+    # What autosave does, then close: neither may ask the reader anything.
+    _command(page, "docmanager:save")
+    _no_dialog(page, "saving")
+    page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=60_000)
+    _command(page, "application:close-all")
+    _no_dialog(page, "closing")
+    page.wait_for_function("() => !document.querySelector('.jp-NotebookPanel')", timeout=60_000)
     status = _git(repo, "status", "--porcelain", "--untracked-files=all")
     assert status == "", f"JupyterLab changed the checkout:\n{status}\n" + _git(repo, "diff")
