@@ -5,8 +5,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from typing import Any
 
@@ -394,8 +392,10 @@ def test_a_lone_question_displays_as_a_quiz() -> None:
 # ---- the JavaScript gives the same feedback as check() ------------------------------
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
+@pytest.mark.browser
 def test_javascript_verdict_matches_python_check() -> None:
+    """The page's script, run in Chromium (the browser the site tests use; no Node.js
+    needed), gives exactly check()'s verdict and message for every possible answer."""
     quiz = Quiz([single(), multi(), numeric(), practice_question(),
                  Numeric("r?", 66.05, tol=0, rel_tol=0.01, explanation="rel")])
     markup = quiz.to_html()
@@ -415,22 +415,22 @@ def test_javascript_verdict_matches_python_check() -> None:
         {"correct": fb.correct, "message": fb.message}
         for fb in (quiz.questions[k].check(a) for k, a in cases)
     ]
-    harness = (
-        "globalThis.window = globalThis; globalThis.document = {getElementById: () => null};\n"
-        + code
-        + "\nconst data = JSON.parse(require('fs').readFileSync(0, 'utf8'));\n"
-        "const out = data.cases.map(([k, a]) => {\n"
-        "  const q = data.payload.questions[k];\n"
-        "  return dlcQuiz.verdict(q, data.payload.messages, a === null || q.kind === 'numeric' ? a : a.slice());\n"
-        "});\n"
-        "process.stdout.write(JSON.stringify(out));\n"
-    )
-    result = subprocess.run(
-        ["node", "-e", harness],
-        input=json.dumps({"payload": payload, "cases": cases}),
-        capture_output=True, text=True, timeout=30, check=True,
-    )
-    assert json.loads(result.stdout) == expected
+    from playwright.sync_api import sync_playwright
+    from test_site import CHROMIUM_ARGS, chromium_or_exit
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_or_exit(), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_content("<!doctype html><title>verdict</title>")
+        page.add_script_tag(content=code)
+        actual = page.evaluate(
+            """([payload, cases]) => cases.map(([k, a]) => {
+                 const q = payload.questions[k];
+                 return dlcQuiz.verdict(q, payload.messages,
+                                        a === null || q.kind === 'numeric' ? a : a.slice());
+               })""", [payload, cases])
+        browser.close()
+    assert actual == expected
 
 
 def test_static_options_carry_the_same_letters() -> None:
