@@ -54,7 +54,7 @@ def test_nbgrader_releases_every_notebook_with_them() -> None:
     steps = config.GenerateAssignment.preprocessors
     assert steps[-1].__name__ == "AddInstallCell" and len(steps) > 1
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1")])
-    nb, _ = steps[-1]().preprocess(nb, {"nbgrader": {"assignment": "mlp", "notebook": "mlp"}})
+    nb, _ = steps[-1]()(nb, {"nbgrader": {"assignment": "mlp", "notebook": "mlp"}})  # as nbconvert calls it
     repo = launch.repository()
     assert repo.colab_url("exercises/mlp/mlp.ipynb") in nb.cells[0].source
     assert repr(repo.pip_source) in nb.cells[1].source
