@@ -234,8 +234,12 @@ def test_a_reader_opens_runs_answers_and_closes_a_chapter(lab: dict[str, Any], p
     notebook = page.locator(".jp-NotebookPanel:visible")
     notebook.wait_for(timeout=120_000)
     assert page.locator(".jp-FileEditor:visible").count() == 0, "opened as text, not a notebook"
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for(
-        timeout=180_000)
+    # The document loaded and its kernel up (the status bar says "idle" before either).
+    page.wait_for_function(
+        """() => { const p = window.jupyterapp.shell.currentWidget;
+                   return !!(p && p.context && p.context.isReady
+                             && p.sessionContext.session?.kernel?.status === 'idle'); }""",
+        timeout=180_000, polling=500)
 
     _command(page, "notebook:run-all-cells")
     deadline = time.monotonic() + 900
