@@ -10,9 +10,9 @@ browser tests (``tests/test_site.py``, ``tests/test_jupyterlab.py``) call
 3. the Chromium that Playwright downloads into its own cache
    (``python -m playwright install chromium``).
 
-With ``--obtain`` and none found, it gets one: as root on Debian (or a Debian
-derivative with a ``chromium`` package) ``apt-get install -y chromium``; otherwise
-Playwright's own download. If that fails too it prints one line saying what to do and
+With ``--obtain`` and none found, it gets one: as root on Debian
+``apt-get install -y chromium``; otherwise Playwright's own download (with the system
+libraries it needs, as root on Ubuntu). If that fails too it prints one line saying what to do and
 exits with status 1, so ``make test`` stops at once instead of failing every browser
 test one by one.
 """
@@ -125,7 +125,11 @@ def obtain_chromium() -> str:
         found = find_chromium(use_playwright=False)
         if found:
             return found
-    _run([sys.executable, "-m", "playwright", "install", "chromium"])
+    # As root with apt (Ubuntu, whose chromium package is a snap stub), Playwright can
+    # install the libraries its Chromium needs too.
+    root_apt = hasattr(os, "geteuid") and os.geteuid() == 0 and shutil.which("apt-get")
+    _run([sys.executable, "-m", "playwright", "install",
+          *(["--with-deps"] if root_apt else []), "chromium"])
     found = find_chromium()
     if found:
         return found

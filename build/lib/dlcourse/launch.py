@@ -116,10 +116,13 @@ def add_install_cell(nb: Any, source: str, colab_url: str | None = None) -> Any:
 @functools.cache
 def _nbgrader_preprocessor() -> type:
     from nbconvert.preprocessors import Preprocessor
+    from traitlets import Bool
 
     class AddInstallCell(Preprocessor):
         """nbgrader ``generate_assignment`` step: every released notebook starts with a
         Colab badge and the install cell, both from ``_config.yml``'s repository."""
+
+        enabled = Bool(True)  # nbconvert's preprocessors are off unless enabled
 
         def preprocess(self, nb: Any, resources: Any) -> tuple[Any, Any]:
             repo = repository()
