@@ -45,7 +45,7 @@ assets: env
 env: $(VENV)/.installed
 
 $(VENV)/.installed: $(REQUIREMENTS) pyproject.toml
-	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is needed and none is on PATH (python3.11, python3.12, python3.13, python3): install it (Debian/Ubuntu: sudo apt-get install python3.11 python3.11-venv; macOS: brew install python@3.11) or run make PYTHON=/path/to/python3.11 ..."; exit 1; }
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is needed and none is on PATH (python3.11, python3.12, python3.13, python3): install it (Debian 12/Ubuntu 24.04: sudo apt-get install python3 python3-venv; macOS: brew install python@3.11) or run make PYTHON=/path/to/python3.11 ..."; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q $(if $(filter %.lock,$(REQUIREMENTS)),--require-hashes) -r $(REQUIREMENTS)
 	$(BIN)/python -m pip install -q --no-deps -e .
