@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -21,6 +22,8 @@ kernelspec:
   display_name: Python 3
   language: python
   name: python3
+mystnb:
+  render_markdown_format: gfm
 ---
 
 # A chapter
@@ -66,8 +69,30 @@ def test_normalize_reaches_a_fixed_point(tmp_path: Path) -> None:
     assert "display_name: Python 3 (ipykernel)" in text
     assert "source_hidden: true" in text and text.count("source_hidden") == 1
     assert "jupytext_version" not in text  # jupytext.toml keeps versions out
+    assert "render_markdown_format: gfm" in text  # and myst-nb's options in
     assert chapters.saved_by_jupyterlab(path) == text
     assert chapters.normalize(path) is False and path.read_text() == text
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_normalizing_changes_no_content(path: Path, tmp_path: Path) -> None:
+    """Only the form changes: every cell's type, source and metadata (but the collapsed
+    input) and the notebook's metadata (but the kernel's display name) stay."""
+    import jupytext
+
+    copy = tmp_path / path.name
+    copy.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    chapters.normalize(copy)
+    before, after = jupytext.read(path), jupytext.read(copy)
+
+    def content(nb: Any) -> list[tuple[str, str, dict]]:
+        return [(c.cell_type, c.source, {k: v for k, v in c.metadata.items() if k != "jupyter"})
+                for c in nb.cells]
+
+    assert content(after) == content(before)
+    keep = lambda nb: {k: v for k, v in nb.metadata.items() if k not in ("jupytext", "kernelspec")}
+    assert keep(after) == keep(before)
+    assert after.metadata["kernelspec"] == chapters.KERNELSPEC
 
 
 def test_the_recorded_kernel_is_the_installed_one() -> None:
