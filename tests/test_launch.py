@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -66,8 +67,13 @@ def test_nbgrader_releases_every_notebook_with_them() -> None:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # Built from a copy: setuptools leaves build/ and *.egg-info next to the sources.
+    source = tmp_path_factory.mktemp("source")
+    shutil.copy2(ROOT / "pyproject.toml", source)
+    shutil.copytree(ROOT / "dlcourse", source / "dlcourse",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
-                    "--no-index", "-w", str(out), str(ROOT)], check=True, capture_output=True)
+                    "--no-index", "-w", str(out), str(source)], check=True, capture_output=True)
     (built,) = out.glob("dlcourse-*.whl")
     return built
 
