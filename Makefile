@@ -3,38 +3,64 @@
 #   make test   run the whole test suite
 # Both work from a fresh clone and are idempotent.
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The first Python >= 3.11 on PATH (3.11 first: the lock file is resolved for it).
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
+  command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+  && { command -v $$p; break; }; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
+# Every package pinned with hashes (make lock). The lock is resolved on Linux x86-64; other
+# systems (macOS) install the direct pins of requirements.txt instead.
+ifeq ($(shell uname -s)-$(shell uname -m),Linux-x86_64)
+REQUIREMENTS ?= requirements.lock
+else
+REQUIREMENTS ?= requirements.txt
+endif
 # Where the data sets live; chapters and tests read it. Override: make book DLCOURSE_DATA=/path
 export DLCOURSE_DATA ?= $(CURDIR)/data
 # An offline copy of the data sets, laid out instead of downloading when it exists.
 SHARED_DATASETS ?= $(CURDIR)/../shared/datasets
 
-.PHONY: book test env data assets exercises clean
+.PHONY: book test browser env instructor-env lock data assets exercises clean
 
 book: env data assets
 	# Every interactive figure is driven through its controls once (dlcourse/widgets.py).
 	DLCOURSE_CHECK_WIDGETS=1 $(BIN)/jupyter-book build . -W -n --keep-going
 
-# The suite includes browser tests of the built site (tests/test_site.py), so it builds
-# the book first; jupyter-cache makes a rebuild of unchanged chapters quick.
-test: book
+# The suite includes browser tests of the built site (tests/test_site.py) and of JupyterLab,
+# so it first gets a browser (found, or installed: dlcourse/browser.py; else it stops at
+# once with one instruction), then builds the book (jupyter-cache makes a rebuild of
+# unchanged chapters quick).
+test: browser book
 	$(BIN)/python -m pytest
 
-# The site's pinned third-party assets (MathJax), fetched once with `npm pack` and
-# checksum-checked into _vendor/ (git-ignored); the book build does this too if needed.
+browser: env
+	@$(BIN)/python -m dlcourse.browser --obtain
+
+# The site's pinned third-party assets (MathJax), downloaded once with Python (no Node)
+# and checksum-checked into _vendor/ (git-ignored); the book build does this too if needed.
 assets: env
 	$(BIN)/python -m dlcourse.sphinxext
 
 env: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.txt pyproject.toml
+$(VENV)/.installed: $(REQUIREMENTS) pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: Python 3.11 or newer is needed and none is on PATH (python3.11, python3.12, python3.13, python3): install it (Debian 12/Ubuntu 24.04: sudo apt-get install python3 python3-venv; macOS: brew install python@3.11) or run make PYTHON=/path/to/python3.11 ..."; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q $(if $(filter %.lock,$(REQUIREMENTS)),--require-hashes) -r $(REQUIREMENTS)
 	$(BIN)/python -m pip install -q --no-deps -e .
+	# JupyterLab: chapters open as notebooks; nbgrader's instructor tools hidden (students)
+	$(BIN)/python -m dlcourse.jupyter_setup student
 	touch $@
+
+# Instructors: the same environment with Formgrader, Create Assignment and Courses shown.
+instructor-env: env
+	$(BIN)/python -m dlcourse.jupyter_setup instructor
+
+# Regenerate requirements.lock (every package, pinned, with hashes) after editing
+# requirements.txt: resolves on PyPI with pip-tools in a throwaway venv.
+lock:
+	scripts/lock
 
 data: env
 	@if [ -x "$(SHARED_DATASETS)/install" ]; then "$(SHARED_DATASETS)/install" "$(DLCOURSE_DATA)"; fi

@@ -50,3 +50,15 @@ c.OverwriteCells.add_missing_cells = True
 
 # The kernels that autograde inherit this process's environment: point them at the data.
 os.environ.setdefault("DLCOURSE_DATA", str(HERE / "data"))
+
+# --- released notebooks start with a Colab badge and the cell that installs the helper
+# package (Colab, a fresh Jupyter), both from _config.yml's repository (dlcourse/launch.py)
+import sys  # noqa: E402
+
+sys.path.insert(0, str(HERE))  # this checkout's dlcourse, whatever is installed
+from nbgrader.converters import GenerateAssignment  # noqa: E402
+
+from dlcourse.launch import AddInstallCell  # noqa: E402
+
+c.GenerateAssignment.preprocessors = [
+    *GenerateAssignment.class_traits()["preprocessors"].default(), AddInstallCell]

@@ -301,8 +301,9 @@ class Quiz:
     def widget(self) -> Any:
         """A VBox holding the title and one VBox per question:
         ``[HTMLMath stem, selector, Button "Check", HTMLMath feedback]``, where the
-        selector is RadioButtons (single), a VBox of Checkboxes (multiple) or an
-        HBox ``[FloatText, Label unit]`` (numeric)."""
+        selector is a VBox of option rows ``HBox([Checkbox "A", HTMLMath text])``
+        (one box at a time for a single-answer question) or an
+        ``HBox([FloatText, Label unit])`` (numeric)."""
         import ipywidgets as w
 
         title = w.HTML(f"<b>{html.escape(self.title)}</b>")
@@ -337,7 +338,7 @@ class Quiz:
             lines.append(f"{k}. {q.stem}")
             if isinstance(q, MultipleChoice):
                 lines.append("   (select all that apply)" if q.multiple else "   (choose one)")
-                lines += [f"   {chr(65 + j)}. {c.text}" for j, c in enumerate(q.choices)]
+                lines += [f"   {letter(j)}. {c.text}" for j, c in enumerate(q.choices)]
             else:
                 lines.append(f"   (answer: a number{' in ' + q.unit if q.unit else ''})")
         return "\n".join(lines)
@@ -379,14 +380,54 @@ def _feedback_html(fb: Feedback) -> str:
     )
 
 
+def letter(index: int) -> str:
+    """The label of option ``index``: A, B, C, ... (the letters explanations refer to)."""
+    if not 0 <= index < 26:
+        raise ValueError(f"index must be in 0..25 (options are labelled A-Z), got {index!r}.")
+    return chr(ord("A") + index)
+
+
+def _options_widget(q: MultipleChoice) -> tuple[Any, Any]:
+    """One row per option, ``HBox([Checkbox "A", HTMLMath text])``, and a function giving
+    the selected index (single answer) or indices (multiple). HTMLMath typesets the
+    option's LaTeX live, which RadioButtons labels cannot; for a single-answer question
+    ticking one box clears the others."""
+    import ipywidgets as w
+
+    boxes = [
+        w.Checkbox(False, description=letter(j), indent=False, layout=w.Layout(width="3.5em"))
+        for j in range(len(q.choices))
+    ]
+    rows = [w.HBox([box, w.HTMLMath(html.escape(c.text))]) for box, c in zip(boxes, q.choices)]
+
+    if not q.multiple:
+        def keep_one(change: dict[str, Any]) -> None:
+            if change["new"]:
+                for other in boxes:
+                    if other is not change["owner"] and other.value:
+                        other.value = False
+
+        for box in boxes:
+            box.observe(keep_one, names="value")
+
+    def answer() -> Any:
+        picked = [j for j, box in enumerate(boxes) if box.value]
+        if q.multiple:
+            return picked
+        return picked[0] if picked else None
+
+    return w.VBox(rows), answer
+
+
 def _question_widget(q: Question) -> Any:
-    """One question as ``VBox([stem, selector, button, feedback])``."""
+    """One question as ``VBox([stem, selector, button, feedback])``; the selector is an
+    ``HBox([FloatText, Label unit])`` (numeric) or one row per option (see
+    :func:`_options_widget`). Explanations appear only in the feedback, after Check."""
     import ipywidgets as w
 
     stem = w.HTMLMath(html.escape(q.stem))
     feedback = w.HTMLMath("")
     button = w.Button(description="Check")
-    auto = w.Layout(width="auto")
     if isinstance(q, Numeric):
         number = w.FloatText(value=0.0, description="Answer", layout=w.Layout(width="16em"))
         selector: Any = w.HBox([number, w.Label(q.unit)])
@@ -394,21 +435,8 @@ def _question_widget(q: Question) -> Any:
         def answer() -> Any:
             return number.value
 
-    elif q.multiple:
-        boxes = [w.Checkbox(False, description=c.text, indent=False, layout=auto) for c in q.choices]
-        selector = w.VBox(boxes)
-
-        def answer() -> Any:
-            return [j for j, b in enumerate(boxes) if b.value]
-
     else:
-        radio = w.RadioButtons(
-            options=[(c.text, j) for j, c in enumerate(q.choices)], index=None, layout=auto
-        )
-        selector = radio
-
-        def answer() -> Any:
-            return radio.value
+        selector, answer = _options_widget(q)
 
     def on_check(_: Any) -> None:
         feedback.value = _feedback_html(q.check(answer()))
@@ -438,7 +466,8 @@ def _question_html(q: Question, qid: str) -> str:
         for j, c in enumerate(q.choices):
             rows.append(
                 f'<div class="dlc-quiz-choice"><input type="{kind}" name="{qid}" '
-                f'id="{qid}-{j}" value="{j}"><label for="{qid}-{j}">{esc(c.text)}</label></div>'
+                f'id="{qid}-{j}" value="{j}"><label for="{qid}-{j}">'
+                f'<span class="dlc-quiz-letter">{letter(j)}.</span> {esc(c.text)}</label></div>'
             )
     rows += [
         '<button type="button" class="dlc-quiz-check">Check</button>',
@@ -463,6 +492,7 @@ _CSS = (
     ".dlc-quiz legend{font-weight:600;font-size:1em;float:none;width:auto;padding:0;"
     "margin-bottom:.4em}"
     ".dlc-quiz-hint{margin:.2em 0;font-size:.9em;opacity:.8}"
+    ".dlc-quiz-letter{font-weight:600}"
     ".dlc-quiz-choice{display:flex;gap:.5em;align-items:baseline;margin:.25em 0}"
     ".dlc-quiz input[type=number]{color:inherit;background:transparent;"
     "border:1px solid rgba(127,127,127,.6);border-radius:.25em;padding:.15em .4em}"

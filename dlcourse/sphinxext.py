@@ -4,8 +4,9 @@
 the built site work with no network (readers behind firewalls, CI) and keeps the
 launch/download buttons honest:
 
-* **MathJax from the site.** :func:`ensure_assets` fetches the pinned npm package
-  (``npm pack mathjax@3.2.2``, its sha512 checked against :data:`MATHJAX`) once into
+* **MathJax from the site.** :func:`ensure_assets` downloads the pinned npm package's
+  tarball with Python alone (``urllib`` from the npm registry, no Node needed; its
+  sha512 checked against :data:`MATHJAX`, npm's own integrity string) once into
   ``_vendor/mathjax/`` (git-ignored), keeping only what a browser needs for the
   ``tex-chtml`` component (its lazily loaded TeX extensions, CHTML fonts, menu and
   accessibility parts). The extension runs it at the start of every build and adds
@@ -43,10 +44,11 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,23 +111,38 @@ def _sri_sha512(path: Path) -> str:
     return "sha512-" + base64.b64encode(digest).decode("ascii")
 
 
-def _npm_pack(asset: NpmAsset, into: Path) -> Path:
-    npm = shutil.which("npm")
-    if npm is None:
+NPM_REGISTRY = os.environ.get("DLCOURSE_NPM_REGISTRY", "https://registry.npmjs.org")
+
+
+def _tarball_url(asset: NpmAsset) -> str:
+    """The registry's address of the package tarball (the same file ``npm pack`` gets)."""
+    base = asset.name.rsplit("/", 1)[-1]
+    return f"{NPM_REGISTRY.rstrip('/')}/{asset.name}/-/{base}-{asset.version}.tgz"
+
+
+def _download(asset: NpmAsset, into: Path) -> Path:
+    """Fetch the pinned tarball with Python alone (no Node, no npm) into ``into``.
+
+    ``DLCOURSE_MATHJAX_TARBALL`` names a local copy of the tarball instead (machines
+    without network); its checksum is checked all the same."""
+    target = into / f"{asset.name.rsplit('/', 1)[-1]}-{asset.version}.tgz"
+    local = os.environ.get("DLCOURSE_MATHJAX_TARBALL")
+    if local:
+        if not Path(local).is_file():
+            raise AssetError(f"DLCOURSE_MATHJAX_TARBALL={local!r} is not a file.")
+        shutil.copyfile(local, target)
+        return target
+    url = _tarball_url(asset)
+    try:
+        with urllib.request.urlopen(url, timeout=120) as response, target.open("wb") as out:
+            shutil.copyfileobj(response, out)
+    except (urllib.error.URLError, OSError) as error:
         raise AssetError(
-            f"npm is needed to fetch {asset.spec} for the offline site: install Node.js "
-            "and npm (Debian: apt-get install -y nodejs npm), then build again."
-        )
-    cmd = [npm, "pack", asset.spec, "--pack-destination", str(into), "--prefer-offline",
-           "--silent"]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=into)
-    tarballs = list(into.glob("*.tgz"))
-    if result.returncode != 0 or len(tarballs) != 1:
-        raise AssetError(
-            f"`{' '.join(cmd[1:])}` failed (exit {result.returncode}); the site needs "
-            f"{asset.spec} from the npm registry.\n{result.stderr.strip()}"
-        )
-    return tarballs[0]
+            f"could not download {asset.spec} for the offline site from {url}: {error}. "
+            "Connect to the internet once (the copy in _vendor/ is kept), or download that "
+            "file by hand and set DLCOURSE_MATHJAX_TARBALL=/path/to/it."
+        ) from error
+    return target
 
 
 def _extract(asset: NpmAsset, tarball: Path, dest: Path) -> int:
@@ -168,7 +185,7 @@ def ensure_asset(asset: NpmAsset, vendor: Path, log: Any = None) -> Path:
         log(f"fetching {asset.spec} from the npm registry into {dest}")
     with tempfile.TemporaryDirectory(dir=vendor, prefix=".fetch-") as tmp:
         tmp_path = Path(tmp)
-        tarball = _npm_pack(asset, tmp_path)
+        tarball = _download(asset, tmp_path)
         actual = _sri_sha512(tarball)
         if actual != asset.integrity:
             raise AssetError(
@@ -290,7 +307,8 @@ def _write_ipynb_and_fix_colab(
 
         nb = jupytext.read(app.env.doc2path(pagename))
     options = app.config.html_theme_options or {}
-    nb = downloadable_notebook(nb, options.get("repository_url", ""))
+    nb = downloadable_notebook(nb, options.get("repository_url", ""),
+                               options.get("repository_branch", "main"))
     target = outdir / "_sources" / (pagename + ".ipynb")
     target.parent.mkdir(parents=True, exist_ok=True)
     nbformat.write(nb, target)
@@ -307,17 +325,12 @@ def _write_ipynb_and_fix_colab(
                 button["url"] = f"{colab}/github/{org_repo}/blob/{branch}/_sources/{pagename}.ipynb"
 
 
-SETUP_SOURCE = '''\
-# Outside the course repository (Colab, a fresh Jupyter), install the course's helper
-# package first; in the repository's environment this does nothing.
-import importlib.util, subprocess, sys
-if importlib.util.find_spec("dlcourse") is None:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "git+{repo}"], check=True)'''
-
-
-def downloadable_notebook(nb: Any, repository_url: str = "") -> Any:
+def downloadable_notebook(nb: Any, repository_url: str = "", branch: str = "main") -> Any:
     """The notebook readers download: widget views and widget state removed (they need
-    the kernel that made them; static fallbacks stay), a setup cell first."""
+    the kernel that made them; static fallbacks stay), the install cell of
+    ``dlcourse.launch`` first (the helper package from ``repository_url`` at ``branch``)."""
+    from dlcourse.launch import Repository, add_install_cell
+
     import nbformat
 
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))  # a deep copy
@@ -329,9 +342,7 @@ def downloadable_notebook(nb: Any, repository_url: str = "") -> Any:
             if data and WIDGET_VIEW in data:
                 del data[WIDGET_VIEW]
     if repository_url:
-        setup = nbformat.v4.new_code_cell(SETUP_SOURCE.format(repo=repository_url.rstrip("/")))
-        setup.metadata["tags"] = ["dlcourse-setup"]
-        nb.cells.insert(0, setup)
+        add_install_cell(nb, Repository(repository_url, branch or "main").pip_source)
     for cell in nb.cells:
         cell.pop("id", None)  # fresh ids below: nbformat 4.5 wants unique ones
     nb.nbformat, nb.nbformat_minor = 4, 5

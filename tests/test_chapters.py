@@ -1,80 +1,108 @@
-"""The chapters as a reader meets them: no build plumbing in visible cells, and every
-chapter ends with exercises to think with (ungraded) and asks "Think!" on the way."""
+"""The chapters are stored as JupyterLab saves them (dlcourse/chapters.py)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
+from typing import Any
 
-import jupytext
 import pytest
-import yaml
+
+from dlcourse import chapters
 
 ROOT = Path(__file__).resolve().parents[1]
-HIDDEN_TAGS = {"remove-cell", "remove-input"}
-# Calls that belong to the build (numbers for the prose, load, threads), not the idea.
-PLUMBING = {
-    "glue(": "glue() publishes numbers to the prose: put it in a cell tagged remove-cell",
-    "os.getloadavg": "load averages belong to bench/, not to a chapter",
-    "set_num_threads": "thread settings go in page.setup() (a hidden cell)",
-    "GOMP_SPINCOUNT": "OpenMP settings go in page.setup() (a hidden cell)",
-}
+CHAPTERS = sorted((ROOT / "book").glob("*.md"))
+
+SAMPLE = """\
+---
+jupytext:
+  text_representation:
+    extension: .md
+    format_name: myst
+kernelspec:
+  display_name: Python 3
+  language: python
+  name: python3
+mystnb:
+  render_markdown_format: gfm
+---
+
+# A chapter
+
+```{code-cell} ipython3
+:tags: [remove-input]
+print("the quiz")
+```
+
+```{code-cell} ipython3
+x = 1
+```
+"""
 
 
-def toc_chapters() -> list[str]:
-    """The teaching chapters: every file of the toc's parts about networks."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [ch["file"] for part in toc["parts"] for ch in part["chapters"]
-             if part["caption"] not in {"Teaching with this book", "Back matter"}]
-    return [f.removeprefix("book/") for f in files]
+# lead: run scripts/normalize-chapters then remove xfail
+@pytest.mark.xfail(strict=False, reason="chapters not yet normalized (scripts/normalize-chapters)")
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_saving_a_chapter_in_jupyterlab_changes_nothing(path: Path) -> None:
+    assert chapters.saved_by_jupyterlab(path) == path.read_text(encoding="utf-8"), (
+        f"{path.name} is not stored as JupyterLab saves it: run scripts/normalize-chapters"
+    )
 
 
-CHAPTERS = toc_chapters()
+# lead: run scripts/normalize-chapters then remove xfail
+@pytest.mark.xfail(strict=False, reason="chapters not yet normalized (scripts/normalize-chapters)")
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_hidden_inputs_are_collapsed_live(path: Path) -> None:
+    import jupytext
+
+    nb = jupytext.read(path)
+    for cell in nb.cells:
+        if chapters.HIDDEN_TAGS & set(cell.metadata.get("tags", [])):
+            assert cell.metadata.get("jupyter", {}).get("source_hidden") is True, cell.source[:80]
 
 
-def visible_code(name: str) -> list[str]:
-    nb = jupytext.read(ROOT / "book" / f"{name}.md")
-    return [c.source for c in nb.cells if c.cell_type == "code"
-            and not HIDDEN_TAGS & set(c.metadata.get("tags", []))]
+def test_normalize_reaches_a_fixed_point(tmp_path: Path) -> None:
+    path = tmp_path / "sample.md"
+    path.write_text(SAMPLE)
+    assert chapters.saved_by_jupyterlab(path) != SAMPLE  # the sample is not yet in that form
+    assert chapters.normalize(path) is True
+    text = path.read_text()
+    assert "display_name: Python 3 (ipykernel)" in text
+    assert "source_hidden: true" in text and text.count("source_hidden") == 1
+    assert "jupytext_version" not in text  # jupytext.toml keeps versions out
+    assert "render_markdown_format: gfm" in text  # and myst-nb's options in
+    assert chapters.saved_by_jupyterlab(path) == text
+    assert chapters.normalize(path) is False and path.read_text() == text
 
 
-def section(text: str, heading: str) -> str:
-    """The body of the level-2 section `heading` (up to the next level-2 heading)."""
-    match = re.search(rf"^## {re.escape(heading)}\s*$(.*?)(?=^## |\Z)", text, re.M | re.S)
-    return match.group(1) if match else ""
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_normalizing_changes_no_content(path: Path, tmp_path: Path) -> None:
+    """Only the form changes: every cell's type, source and metadata (but the collapsed
+    input) and the notebook's metadata (but the kernel's display name) stay."""
+    import jupytext
+
+    copy = tmp_path / path.name
+    copy.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    chapters.normalize(copy)
+    before, after = jupytext.read(path), jupytext.read(copy)
+
+    def content(nb: Any) -> list[tuple[str, str, dict]]:
+        return [(c.cell_type, c.source, {k: v for k, v in c.metadata.items() if k != "jupyter"})
+                for c in nb.cells]
+
+    assert content(after) == content(before)
+    keep = lambda nb: {k: v for k, v in nb.metadata.items() if k not in ("jupytext", "kernelspec")}
+    assert keep(after) == keep(before)
+    assert after.metadata["kernelspec"] == chapters.KERNELSPEC
 
 
-def test_the_toc_lists_the_new_chapter_in_order():
-    assert CHAPTERS[:3] == ["perceptron", "learning", "mlp"], (
-        f"'How a network learns' belongs between the perceptron and the MLP; toc: {CHAPTERS}")
+def test_the_recorded_kernel_is_the_installed_one() -> None:
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec(chapters.KERNELSPEC["name"])
+    assert spec.display_name == chapters.KERNELSPEC["display_name"]
+    assert spec.language == chapters.KERNELSPEC["language"]
 
 
-def test_the_check_sees_plumbing():
-    """The check below must be able to fail: a visible cell with glue is caught."""
-    source = "x = 1\nglue('x', x, display=False)"
-    assert [why for call, why in PLUMBING.items() if call in source]
-
-
-@pytest.mark.parametrize("name", CHAPTERS)
-def test_visible_cells_show_no_build_plumbing(name):
-    found = [(why, cell.splitlines()[0]) for cell in visible_code(name)
-             for call, why in PLUMBING.items() if call in cell]
-    assert not found, f"book/{name}.md: visible cells with build plumbing: {found}"
-
-
-@pytest.mark.parametrize("name", CHAPTERS)
-def test_every_chapter_ends_with_exercises(name):
-    text = (ROOT / "book" / f"{name}.md").read_text()
-    body = section(text, "Exercises")
-    items = re.findall(r"^\d+\.\s", body, re.M)
-    assert len(items) >= 4, (
-        f"book/{name}.md: expected a '## Exercises' section with at least 4 numbered items, "
-        f"found {len(items)}")
-
-
-@pytest.mark.parametrize("name", CHAPTERS)
-def test_every_chapter_asks_the_reader_to_think(name):
-    text = (ROOT / "book" / f"{name}.md").read_text()
-    prompts = re.findall(r"^:::+\{admonition\} Think!", text, re.M)
-    assert 1 <= len(prompts) <= 3, (
-        f"book/{name}.md: expected 1–3 'Think!' prompts inside the chapter, found {len(prompts)}")
+def test_only_markdown_chapters(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="path must be"):
+        chapters.saved_by_jupyterlab(tmp_path / "x.ipynb")

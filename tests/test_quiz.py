@@ -5,8 +5,6 @@ from __future__ import annotations
 import html
 import json
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 from typing import Any
 
@@ -180,27 +178,56 @@ def question_boxes(q: Any) -> list[Any]:
     return list(box.children[1:])
 
 
+def option_rows(selector: Any) -> list[tuple[Any, Any]]:
+    """(checkbox, label) of each option row of a choice question's selector."""
+    return [tuple(row.children) for row in selector.children]
+
+
+def test_widget_options_are_lettered_and_typeset_live() -> None:
+    (box,) = question_boxes(practice_question())
+    _, selector, _, feedback = box.children
+    rows = option_rows(selector)
+    assert [b.description for b, _ in rows] == ["A", "B", "C", "D"]
+    assert all(type(label).__name__ == "HTMLMath" for _, label in rows)
+    (_, math_row), *_ = option_rows(question_boxes(single())[0].children[1])
+    assert math_row.value == "$-2$"  # LaTeX kept for MathJax, not shown as plain text
+    # nothing of the answer is on screen before Check
+    shown = " ".join(getattr(w, "value", "") or "" for w in _walk(box) if isinstance(
+        getattr(w, "value", None), str))
+    for choice in practice_question().choices:
+        assert choice.explanation not in shown
+    assert feedback.value == ""
+
+
+def _walk(widget: Any) -> list[Any]:
+    return [widget, *(d for c in getattr(widget, "children", ()) for d in _walk(c))]
+
+
 def test_widget_single_choice_callback() -> None:
-    q = single()
-    (box,) = question_boxes(q)
-    stem, radio, button, feedback = box.children
-    assert type(radio).__name__ == "RadioButtons" and radio.value is None
-    radio.value = 0
+    (box,) = question_boxes(single())
+    stem, selector, button, feedback = box.children
+    (a, _), (b, _), (c, _) = option_rows(selector)
+    assert not any(x.value for x in (a, b, c))
+    button.click()
+    assert "Select an option first" in feedback.value
+    a.value = True
     button.click()
     assert "Not quite" in feedback.value and html.escape("ReLU clips negatives") in feedback.value
-    radio.value = 1
+    b.value = True  # a single-answer question: ticking B clears A
+    assert (a.value, b.value, c.value) == (False, True, False)
     button.click()
     assert "Correct" in feedback.value and "max(0, -2) = 0." in feedback.value
 
 
 def test_widget_multiple_choice_callback() -> None:
     (box,) = question_boxes(multi())
-    _, checkboxes, button, feedback = box.children
-    relu, tanh, loss = checkboxes.children
+    _, selector, button, feedback = box.children
+    (relu, _), (tanh, _), (loss, _) = option_rows(selector)
     relu.value = True
     button.click()
     assert "Not quite" in feedback.value and "at least one correct option is missing" in feedback.value
     tanh.value = True
+    assert relu.value, "several boxes may be ticked in a multiple-answer question"
     button.click()
     assert "Correct" in feedback.value and "tanh squashes" in feedback.value
     loss.value = True
@@ -328,7 +355,7 @@ def test_user_text_is_escaped_but_math_kept() -> None:
     tags = {t for t, _ in doc.tags}
     assert "b" not in tags and "img" not in tags and "i" not in tags
     assert doc.texts["legend"] == ["Is <b>this</b> bold when $a < b$?"]
-    assert "<img src=x onerror=alert(1)>" in doc.texts["label"]
+    assert "A. <img src=x onerror=alert(1)>" in doc.texts["label"]
     assert len(doc.attrs_of("script")) == 2  # the payload could not open a new script
     payload = payload_of(markup)
     assert payload["questions"][0]["choices"][0]["explanation"] == "</script><script>alert(1)</script>"
@@ -365,8 +392,10 @@ def test_a_lone_question_displays_as_a_quiz() -> None:
 # ---- the JavaScript gives the same feedback as check() ------------------------------
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js")
+@pytest.mark.browser
 def test_javascript_verdict_matches_python_check() -> None:
+    """The page's script, run in Chromium (the browser the site tests use; no Node.js
+    needed), gives exactly check()'s verdict and message for every possible answer."""
     quiz = Quiz([single(), multi(), numeric(), practice_question(),
                  Numeric("r?", 66.05, tol=0, rel_tol=0.01, explanation="rel")])
     markup = quiz.to_html()
@@ -386,19 +415,36 @@ def test_javascript_verdict_matches_python_check() -> None:
         {"correct": fb.correct, "message": fb.message}
         for fb in (quiz.questions[k].check(a) for k, a in cases)
     ]
-    harness = (
-        "globalThis.window = globalThis; globalThis.document = {getElementById: () => null};\n"
-        + code
-        + "\nconst data = JSON.parse(require('fs').readFileSync(0, 'utf8'));\n"
-        "const out = data.cases.map(([k, a]) => {\n"
-        "  const q = data.payload.questions[k];\n"
-        "  return dlcQuiz.verdict(q, data.payload.messages, a === null || q.kind === 'numeric' ? a : a.slice());\n"
-        "});\n"
-        "process.stdout.write(JSON.stringify(out));\n"
-    )
-    result = subprocess.run(
-        ["node", "-e", harness],
-        input=json.dumps({"payload": payload, "cases": cases}),
-        capture_output=True, text=True, timeout=30, check=True,
-    )
-    assert json.loads(result.stdout) == expected
+    from playwright.sync_api import sync_playwright
+    from test_site import CHROMIUM_ARGS, chromium_or_exit
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_or_exit(), args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_content("<!doctype html><title>verdict</title>")
+        page.add_script_tag(content=code)
+        actual = page.evaluate(
+            """([payload, cases]) => cases.map(([k, a]) => {
+                 const q = payload.questions[k];
+                 return dlcQuiz.verdict(q, payload.messages,
+                                        a === null || q.kind === 'numeric' ? a : a.slice());
+               })""", [payload, cases])
+        browser.close()
+    assert actual == expected
+
+
+def test_static_options_carry_the_same_letters() -> None:
+    q = practice_question()
+    doc = parse(Quiz(q).to_html())
+    assert doc.texts["label"] == [f"{L}. {c.text}" for L, c in zip("ABCD", q.choices)]
+    assert [f"   {L}. {c.text}" for L, c in zip("ABCD", q.choices)] == \
+        Quiz(q).to_text().splitlines()[3:]
+    # the explanations (which name these letters) say B is the answer, and B is correct
+    assert [c.correct for c in q.choices] == [False, True, False, False]
+    assert q.choices[1].explanation.startswith("B ")
+
+
+def test_letters() -> None:
+    assert quiz_module.letter(0) == "A" and quiz_module.letter(25) == "Z"
+    with pytest.raises(ValueError, match="index"):
+        quiz_module.letter(26)

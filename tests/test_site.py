@@ -20,8 +20,9 @@ readers reach, and cheap). A full-page screenshot of each goes to
 ``test-artifacts/screenshots/``. The tests of the tests plant each kind of fault in a
 copy of a page and assert that :func:`check_page` reports it.
 
-Chromium: ``/usr/bin/chromium`` (``apt-get install -y chromium``; ``.ci/run`` does it) or
-``DLCOURSE_CHROMIUM``. The site: ``make test`` builds it first (``make book``). To check
+Chromium: found by ``dlcourse.browser`` (``DLCOURSE_CHROMIUM``, ``PATH``, Playwright's own);
+``make test`` obtains one first (``python -m dlcourse.browser --obtain``). Without one the
+run stops at once with one instruction. The site: ``make test`` builds it first (``make book``). To check
 a partial build: ``scripts/build-pages /tmp/b book/intro`` then
 ``DLCOURSE_SITE=/tmp/b/_build/html .venv/bin/pytest tests/test_site.py``. The fixture
 page ``tests/fixtures/site_fixture.md`` has a quiz, math and an interactive figure: copy
@@ -52,7 +53,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SITE = Path(os.environ.get("DLCOURSE_SITE", ROOT / "_build" / "html")).resolve()
-CHROMIUM = os.environ.get("DLCOURSE_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "test-artifacts" / "screenshots"
 # Headless, and no calls home (without these Chromium tries to reach Google's hosts).
 CHROMIUM_ARGS = [
@@ -340,16 +340,28 @@ def check_page(browser: Any, page_url: str, screenshot: Path | None = None) -> l
 # ---- fixtures ---------------------------------------------------------------------------
 
 
+def chromium_or_exit() -> str:
+    """The browser (dlcourse.browser.find_chromium); without one, the whole run stops
+    with one instruction (not one error per page)."""
+    from dlcourse.browser import INSTRUCTION, BrowserNotFound, find_chromium
+
+    try:
+        path = find_chromium()
+    except BrowserNotFound as error:
+        pytest.exit(str(error), returncode=1)
+    if path is None:
+        pytest.exit(INSTRUCTION, returncode=1)
+    return path
+
+
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(f"No Chromium at {CHROMIUM}: `apt-get install -y chromium` (as root; "
-                    ".ci/run does it) or set DLCOURSE_CHROMIUM.")
+    chromium = chromium_or_exit()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         # Playwright gives the browser a fresh, temporary user-data-dir.
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS,
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS,
                                              headless=True)
         yield browser
         browser.close()

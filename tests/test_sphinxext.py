@@ -23,8 +23,8 @@ def _tarball(path: Path, files: dict[str, bytes]) -> Path:
 
 
 @pytest.fixture
-def fake_npm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
-    """``npm pack`` replaced by a copy of a small local tarball; counts its calls."""
+def fake_registry(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """The registry download replaced by a copy of a small local tarball; counts its calls."""
     source = _tarball(tmp_path / "pkg.tgz", {
         "LICENSE": b"license", "es5/tex-chtml.js": b"mathjax();",
         "es5/output/chtml/fonts/woff-v2/a.woff": b"font", "es5/tex-svg.js": b"unused",
@@ -37,7 +37,7 @@ def fake_npm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
         target.write_bytes(source.read_bytes())
         return target
 
-    monkeypatch.setattr(sphinxext, "_npm_pack", pack)
+    monkeypatch.setattr(sphinxext, "_download", pack)
     return state
 
 
@@ -46,29 +46,29 @@ def _asset(integrity: str) -> NpmAsset:
                     ("LICENSE", "es5/tex-chtml.js", "es5/output/chtml/fonts/woff-v2/"))
 
 
-def test_an_asset_is_fetched_once_with_only_the_kept_files(tmp_path: Path, fake_npm: dict) -> None:
-    asset = _asset(fake_npm["integrity"])
+def test_an_asset_is_fetched_once_with_only_the_kept_files(tmp_path: Path, fake_registry: dict) -> None:
+    asset = _asset(fake_registry["integrity"])
     dest = sphinxext.ensure_asset(asset, tmp_path / "_vendor")
     files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file())
     assert files == [".dlcourse-asset", "LICENSE", "output/chtml/fonts/woff-v2/a.woff",
                      "tex-chtml.js"]
     assert sphinxext.ensure_asset(asset, tmp_path / "_vendor") == dest
-    assert fake_npm["calls"] == 1
+    assert fake_registry["calls"] == 1
     assert not list((tmp_path / "_vendor").glob(".fetch-*")), "temporary folders are removed"
 
 
-def test_a_tarball_with_the_wrong_checksum_is_refused(tmp_path: Path, fake_npm: dict) -> None:
+def test_a_tarball_with_the_wrong_checksum_is_refused(tmp_path: Path, fake_registry: dict) -> None:
     with pytest.raises(AssetError, match="checksum mismatch"):
         sphinxext.ensure_asset(_asset("sha512-AAAA"), tmp_path / "_vendor")
     assert not (tmp_path / "_vendor" / "mathjax").exists()
 
 
-def test_a_new_pin_replaces_the_old_copy(tmp_path: Path, fake_npm: dict) -> None:
+def test_a_new_pin_replaces_the_old_copy(tmp_path: Path, fake_registry: dict) -> None:
     dest = tmp_path / "_vendor" / "mathjax"
     dest.mkdir(parents=True)
     (dest / "old.js").write_text("old")
     (dest / ".dlcourse-asset").write_text("mathjax@3.0.0 sha512-old\n")
-    sphinxext.ensure_asset(_asset(fake_npm["integrity"]), tmp_path / "_vendor")
+    sphinxext.ensure_asset(_asset(fake_registry["integrity"]), tmp_path / "_vendor")
     assert not (dest / "old.js").exists() and (dest / "tex-chtml.js").is_file()
 
 
@@ -113,3 +113,39 @@ def test_repeated_inline_scripts_are_dropped() -> None:
     sphinxext._dedupe_scripts(None, "page", "page.html", context, None)
     assert context["script_files"] is scripts
     assert [str(js.filename or "") for js in scripts] == ["", "_static/a.js", "_static/a.js"]
+
+
+def test_mathjax_is_fetched_over_http_without_node(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real download path (urllib), against a local registry serving a tarball."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    registry = tmp_path / "registry"
+    (registry / "mathjax" / "-").mkdir(parents=True)
+    tarball = _tarball(registry / "mathjax" / "-" / "mathjax-9.9.9.tgz", {
+        "LICENSE": b"license", "es5/tex-chtml.js": b"mathjax();",
+        "es5/output/chtml/fonts/woff-v2/a.woff": b"font"})
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(registry))
+    handler.log_message = lambda *a: None  # type: ignore[attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(sphinxext, "NPM_REGISTRY", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setenv("PATH", "/nonexistent")  # no npm, no node
+        dest = sphinxext.ensure_asset(_asset(sphinxext._sri_sha512(tarball)), tmp_path / "_vendor")
+        assert (dest / "tex-chtml.js").read_bytes() == b"mathjax();"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_unreachable_registry_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sphinxext, "NPM_REGISTRY", "http://127.0.0.1:9")  # discard port: refused
+    monkeypatch.delenv("DLCOURSE_MATHJAX_TARBALL", raising=False)
+    with pytest.raises(AssetError, match="DLCOURSE_MATHJAX_TARBALL"):
+        sphinxext.ensure_asset(_asset("sha512-AAAA"), tmp_path / "_vendor")
+
+
+def test_the_tarball_url_is_the_registry_file_npm_pack_gets() -> None:
+    assert sphinxext._tarball_url(sphinxext.MATHJAX).endswith("/mathjax/-/mathjax-3.2.2.tgz")
