@@ -65,6 +65,75 @@ def test_the_chapters_recipe_is_the_benchs() -> None:
     assert f"Augment(crop_padding={padding}, flip={flip})" in chapter
 
 
+def ingredients(a: dict, b: dict, split_augment: bool) -> set[str]:
+    """The ingredients in which two runs' settings differ. The learning-rate schedule's
+    shape and its peak rate are one ingredient; the augmentation is one, or (with
+    ``split_augment``) its crops and its flips are two."""
+    changed = set()
+    for key in a.keys() | b.keys():
+        if a.get(key) == b.get(key):
+            continue
+        if key == "augment" and split_augment:
+            changed |= {f"augment.{k}" for k in a[key].keys() | b[key].keys() if a[key].get(k) != b[key].get(k)}
+        else:
+            changed.add("schedule" if key == "lr" else key)
+    return changed
+
+
+def test_each_row_of_the_additive_ablation_adds_one_ingredient() -> None:
+    bench = _bench()
+    rows = list(bench.CONFIG["added"].values())
+    for (name, before), after in zip(bench.CONFIG["added"].items(), rows[1:]):
+        changed = ingredients(before, after, split_augment=True)
+        assert len(changed) == 1, f"the row after {name!r} changes {sorted(changed)}"
+    assert rows[-1] == bench.RECIPE
+
+
+def test_each_row_of_the_removal_ablation_changes_one_ingredient_of_the_recipe() -> None:
+    bench = _bench()
+    for name, spec in bench.CONFIG["removed"].items():
+        changed = ingredients(bench.RECIPE, spec, split_augment=False)
+        assert len(changed) == (0 if name == "the recipe" else 1), f"{name!r} changes {sorted(changed)}"
+
+
+def test_the_ingredient_check_can_fail() -> None:
+    bench = _bench()
+    both = bench.variant(bench.RECIPE, augment={"crop_padding": 0, "flip": False}, label_smoothing=0.0)
+    assert ingredients(bench.RECIPE, both, split_augment=True) == {
+        "augment.crop_padding", "augment.flip", "label_smoothing"}
+
+
+def test_an_ablation_reuses_runs_already_in_the_results_file(tmp_path, monkeypatch) -> None:
+    """Adding a row must train only that row: runs with the same settings are reused."""
+    bench = _bench()
+    out = tmp_path / "ablation.json"
+    limit = 100
+    specs = list(bench.CONFIG["long"].values())
+    # the same settings under other names (rows can be renamed without retraining)
+    earlier = {"smoke_test_limit": limit, "started": "2026-01-01T00:00:00+00:00", "resumed_from": [],
+               "config": {"long": {f"old {i}": spec for i, spec in enumerate(specs)}},
+               "results": {"long": {f"old {i}": {"test_acc": 50.0 + i} for i in range(len(specs))}}}
+    out.write_text(json.dumps(earlier))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a run that was already in the results file was trained again")
+
+    monkeypatch.setattr(bench, "train", no_training)
+    report = bench.ablation(out, jobs=1, limit=limit, only="long")
+    assert [r["test_acc"] for r in report["results"]["long"].values()] == [50.0 + i for i in range(len(specs))]
+    assert list(report["results"]["long"]) == list(bench.CONFIG["long"])
+    assert report["started"] == "2026-01-01T00:00:00+00:00"
+    assert report["resumed_from"] == ["2026-01-01T00:00:00+00:00"]
+    assert report["trained_runs"] == 0
+    # an invocation that trained runs itself is remembered when its results are reused
+    out.write_text(json.dumps({**report, "trained_runs": 1, "invocation_started": "2026-02-02T00:00:00+00:00"}))
+    _, started = bench.earlier_runs(out, tmp_path / "none.jsonl", limit=limit)
+    assert "2026-02-02T00:00:00+00:00" in started
+    # a smoke run's results are never reused for a full run
+    done, _ = bench.earlier_runs(out, tmp_path / "none.jsonl", limit=None)
+    assert done == {}
+
+
 def test_config_hash_sees_every_change() -> None:
     bench = _bench()
     changed = json.loads(json.dumps(bench.CONFIG))
