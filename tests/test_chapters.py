@@ -39,8 +39,6 @@ x = 1
 """
 
 
-# lead: run scripts/normalize-chapters then remove xfail
-@pytest.mark.xfail(strict=False, reason="chapters not yet normalized (scripts/normalize-chapters)")
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_saving_a_chapter_in_jupyterlab_changes_nothing(path: Path) -> None:
     assert chapters.saved_by_jupyterlab(path) == path.read_text(encoding="utf-8"), (
@@ -48,8 +46,6 @@ def test_saving_a_chapter_in_jupyterlab_changes_nothing(path: Path) -> None:
     )
 
 
-# lead: run scripts/normalize-chapters then remove xfail
-@pytest.mark.xfail(strict=False, reason="chapters not yet normalized (scripts/normalize-chapters)")
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_hidden_inputs_are_collapsed_live(path: Path) -> None:
     import jupytext

@@ -223,8 +223,6 @@ def test_students_do_not_see_instructor_tools(lab: dict[str, Any], page: Any) ->
     assert page.evaluate("() => window.jupyterapp.hasPlugin('@jupyter/nbgrader:validate-assignment')")
 
 
-# lead: run scripts/normalize-chapters then remove xfail
-@pytest.mark.xfail(strict=False, reason="chapters not yet normalized (scripts/normalize-chapters)")
 @pytest.mark.timeout(1200)
 def test_a_reader_opens_runs_answers_and_closes_a_chapter(lab: dict[str, Any], page: Any) -> None:
     repo = lab["repo"]
