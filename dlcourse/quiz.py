@@ -101,12 +101,14 @@ class Choice:
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
             raise ValueError("Choice text is empty: give the option some text.")
+        _check_plain(self.text, "Choice text")
         if not isinstance(self.correct, bool):
             raise ValueError(f"Choice {self.text!r}: correct must be True or False.")
         if not isinstance(self.explanation, str) or not self.explanation.strip():
             raise ValueError(
                 f"Choice {self.text!r} has no explanation: say why it is right or wrong."
             )
+        _check_plain(self.explanation, "The explanation")
 
 
 def _content_id(*parts: Any) -> str:
@@ -118,6 +120,14 @@ def _content_id(*parts: Any) -> str:
 def _check_stem(stem: Any) -> None:
     if not isinstance(stem, str) or not stem.strip():
         raise ValueError("The question stem is empty: write the question.")
+    _check_plain(stem, "The question stem")
+
+
+def _check_plain(text: str, what: str) -> None:
+    """Quiz text is shown as it is (with $...$ maths): Markdown code marks would show raw."""
+    if "`" in text:
+        raise ValueError(f"{what} {text[:40]!r}… contains backticks, which the quiz shows as "
+                         "they are: write code without them (or in quotes)")
 
 
 class _Question:
@@ -235,6 +245,7 @@ class Numeric(_Question):
             raise ValueError(f"{self.stem!r}: tolerances must be >= 0.")
         if not isinstance(self.explanation, str) or not self.explanation.strip():
             raise ValueError(f"{self.stem!r} has no explanation: say how to get the answer.")
+        _check_plain(self.explanation, "The explanation")
         self.answer = float(self.answer)
         if not self.id:
             self.id = _content_id(self.stem, self.answer, self.tol, self.rel_tol)

@@ -448,3 +448,15 @@ def test_letters() -> None:
     assert quiz_module.letter(0) == "A" and quiz_module.letter(25) == "Z"
     with pytest.raises(ValueError, match="index"):
         quiz_module.letter(26)
+
+
+def test_quiz_text_with_markdown_backticks_is_refused():
+    """The quiz shows its text as it is: `code` would appear with its backticks."""
+    from dlcourse.quiz import Choice, Numeric
+
+    with pytest.raises(ValueError, match="backticks"):
+        Choice("`F.softmax(z)`", False, "applied twice")
+    with pytest.raises(ValueError, match="backticks"):
+        Choice("softmax", False, "see `F.cross_entropy`")
+    with pytest.raises(ValueError, match="backticks"):
+        Numeric("What does `x` hold?", answer=1, tol=0, explanation="one")
