@@ -60,6 +60,7 @@ __all__ = [
     "MultipleChoice",
     "Numeric",
     "Quiz",
+    "letter",
     "practice_question",
 ]
 
