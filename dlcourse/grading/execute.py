@@ -370,7 +370,7 @@ class SandboxedExecute(Execute):
         run = self._run
         if run.skipped:
             run.add("limit", f"tests not run after that (0 points): {', '.join(run.skipped)}")
-        for kind, what in (("read", "tried to read instructor files (not in its sandbox)"),
+        for kind, what in (("read", "tried to open instructor files (not in its sandbox)"),
                            ("process", "started processes"),
                            ("introspection", "tried to inspect frames or the interpreter (refused)")):
             things = run.events[kind]
