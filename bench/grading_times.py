@@ -1,12 +1,13 @@
-"""Measure how long nbgrader takes to autograde one submission of each assignment.
+"""Measure how long grading takes for one submission of each assignment.
 
     .venv/bin/python bench/grading_times.py [ASSIGNMENT ...]
 
 For every assignment: a temporary course with the repo's nbgrader_config.py, the
-reference solution handed in as a student's notebook, and `autograde` timed (wall clock,
-and the CPU time of nbgrader plus the kernel it starts). The reference scores full marks,
-so every hidden test runs, the capstone's fixed-budget retrain included. Writes
-bench/results/grading-times.md.
+reference solution handed in as a student's notebook, graded twice and timed (wall clock,
+and the CPU time of this process plus the kernels it starts): by `nbgrader autograde`
+alone, and by `dlcourse.grading` (`make grade`: the bubblewrap sandbox, the guard, the
+static checks). The reference scores full marks, so every hidden test runs, the capstone's
+fixed-budget retrain included. Writes bench/results/grading-times.md.
 """
 
 from __future__ import annotations
@@ -44,6 +45,16 @@ def machine() -> str:
     return f"{model}, {os.cpu_count()} logical CPUs visible, {platform.system()} {platform.release()}, Python {platform.python_version()}"
 
 
+def time_sandboxed(course: Course, name: str) -> tuple[float, float, float]:
+    """Wall and CPU seconds of `dlcourse.grading.grade` for the same submission, and its score."""
+    from dlcourse import grading
+    course.put_submission(name, "sandboxed", make_submission(name))
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    limits = grading.Limits(wall=180.0 if name == "cifar10" else 60.0)
+    [result] = grading.grade(name, ["sandboxed"], course_root=course.root, limits=limits, log=lambda line: None)
+    return time.perf_counter() - wall, cpu_seconds() - cpu, result.score if result.graded else float("nan")
+
+
 def main(names: list[str]) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp, pytest.MonkeyPatch.context() as monkeypatch:
@@ -64,14 +75,17 @@ def main(names: list[str]) -> None:
                     found = re.search(r"fixed-budget retrain: .*", output.get("text", ""))
                     if found:
                         note = found.group(0)
-            rows.append((name, wall, cpu, load, score, full, note))
-            print(f"{name:12} {wall:6.1f} s wall {cpu:6.1f} s CPU  load {load:4.1f}  {score:g}/{full:g} {note}", flush=True)
+            sandboxed = time_sandboxed(course, name)
+            rows.append((name, wall, cpu, load, score, full, note, *sandboxed))
+            print(f"{name:12} {wall:6.1f} s wall {cpu:6.1f} s CPU  load {load:4.1f}  {score:g}/{full:g} {note}"
+                  f" | sandboxed {sandboxed[0]:6.1f} s wall {sandboxed[1]:6.1f} s CPU {sandboxed[2]:g}", flush=True)
 
     lines = [
         "# Autograding time per submission",
         "",
         f"Measured {datetime.date.today().isoformat()} with `.venv/bin/python bench/grading_times.py`",
-        "(one `nbgrader autograde` of the reference solution per assignment: kernel start,",
+        "(the reference solution of each assignment graded by `nbgrader autograde` alone, then by",
+        "`dlcourse.grading` (`make grade`: bubblewrap sandbox, guard, static checks): kernel start,",
         "`import torch`, every cell, every hidden test; the capstone's includes the fixed-budget",
         "retrain of LeNet on CIFAR-10).",
         "",
@@ -80,11 +94,12 @@ def main(names: list[str]) -> None:
         "start of each run is in the table; wall-clock times on an idle machine are shorter.",
         "CPU time counts nbgrader and the kernel it starts (both processes).",
         "",
-        "| assignment | wall clock (s) | CPU time (s) | load average | autograded score | note |",
-        "|---|---:|---:|---:|---:|---|",
+        "| assignment | wall clock (s) | CPU time (s) | sandboxed: wall (s) | sandboxed: CPU (s) | load average | autograded score (alone, sandboxed) | note |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for name, wall, cpu, load, score, full, note in rows:
-        lines.append(f"| {name} | {wall:.1f} | {cpu:.1f} | {load:.1f} | {score:g} / {full:g} | {note} |")
+    for name, wall, cpu, load, score, full, note, s_wall, s_cpu, s_score in rows:
+        lines.append(f"| {name} | {wall:.1f} | {cpu:.1f} | {s_wall:.1f} | {s_cpu:.1f} | {load:.1f} | "
+                     f"{score:g}, {s_score:g} / {full:g} | {note} |")
     lines += ["", "Budgets: at most 180 s for the capstone (cifar10), 60 s for every other assignment.", ""]
     out = REPO / "bench" / "results" / "grading-times.md"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,12 @@
 """Grading that survives real classes (dlcourse.grading): one batch of honest and adversarial
 submissions, made from the released notebooks so they stay in sync with the exercises.
 
+Two kinds of submissions: the task-specific ones of the first batches (``*_submissions``,
+written against today's perceptron, mlp and activations answers), and the cheats of
+``generic_submissions``, which work on any assignment: the reference solution (full marks
+expected) or the released notebook (0 expected) with cheat code added to the first answer
+cell or as extra cells; the expected scores come from the notebooks' own metadata.
+
 Every submission goes into ONE ``grading.grade`` batch per assignment with short limits
 (30 s wall, 1.5 GiB memory, 10 s per cell): the batch finishes; honest submissions get
 exactly the points their answers earn; a bad one keeps the points of the tests that ran
@@ -13,8 +19,12 @@ copies it to bench/results/). Takes a few minutes: every submission starts a fre
 
 from __future__ import annotations
 
+import ast
 import json
+import os
 import pwd
+import re
+import subprocess
 import time
 from pathlib import Path
 
@@ -23,7 +33,10 @@ import psutil
 import pytest
 
 from dlcourse import grading
-from nbgrader_course import REPO, Course, make_submission
+from dlcourse.grading import batch as grading_batch
+from dlcourse.grading.course import top_level_names
+from nbgrader_course import (REPO, Course, autograded_cells, cells_by_id, make_submission, released_notebook,
+                             solution_notebook)
 
 pytestmark = pytest.mark.slow
 
@@ -165,6 +178,248 @@ def activations_submissions(course: Course) -> dict[str, object]:
     }
 
 
+# ------------------------------------------------------------------ cheats that work on any assignment
+GENERIC = "perceptron"  # the assignment the generic cheats are graded on (the cheapest)
+GIT_DIR = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--path-format=absolute", "--git-common-dir"],
+                         capture_output=True, text=True).stdout.strip() or str(REPO / ".git")
+
+
+def answer_ids(assignment: str) -> list[str]:
+    """The answer (solution) code cells of the released notebook, in order."""
+    return [gid for gid, cell in cells_by_id(released_notebook(assignment)).items()
+            if cell.cell_type == "code" and cell.metadata.nbgrader.get("solution")]
+
+
+def reference_functions(assignment: str) -> list[str]:
+    """The functions the reference solution's first answer cell defines."""
+    source = cells_by_id(solution_notebook(assignment))[answer_ids(assignment)[0]].source
+    return [n.name for n in ast.parse(source).body if isinstance(n, ast.FunctionDef)]
+
+
+def full_marks(assignment: str) -> float:
+    return sum(autograded_cells(released_notebook(assignment)).values())
+
+
+def hidden_only_names(assignment: str) -> set[str]:
+    """Names the hidden tests bind at their top level, and nothing visible binds."""
+    hidden, visible = set(), set()
+    solution, released = cells_by_id(solution_notebook(assignment)), cells_by_id(released_notebook(assignment))
+    for gid, cell in solution.items():
+        if cell.cell_type == "code":
+            hidden |= set(top_level_names(cell.source))
+            visible |= set(top_level_names(released[gid].source)) if gid in released else set()
+    return hidden - visible
+
+
+def hidden_lines(assignment: str) -> list[str]:
+    """The longer lines of every hidden test region (feedback must show none of them)."""
+    lines = []
+    for cell in solution_notebook(assignment).cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if "BEGIN HIDDEN TESTS" in line:
+                inside = True
+            elif "END HIDDEN TESTS" in line:
+                inside = False
+            elif inside and len(line.strip()) > 25:
+                lines.append(line.strip())
+    return lines
+
+
+def cheat(code: str, solved: bool, after: bool = False, extra_cells: tuple[str, ...] = (),
+          assignment: str = GENERIC) -> nbformat.NotebookNode:
+    """The reference solution (``solved``) or the released notebook, with ``code`` added
+    before (or after) the first answer cell's own code, and ``extra_cells`` at the end."""
+    nb = make_submission(assignment, solved=solved)
+    cell = cells_by_id(nb)[answer_ids(assignment)[0]]
+    cell.source = f"{cell.source}\n{code}" if after else f"{code}\n{cell.source}"
+    nb.cells += [nbformat.v4.new_code_cell(source) for source in extra_cells]
+    return nb
+
+
+def wrap_functions(decorator: str, assignment: str = GENERIC) -> str:
+    """Code that wraps every function of the first answer cell with ``decorator``'s ``_wrap``."""
+    return f"{decorator}\nfor _name in {reference_functions(assignment)!r}:\n    globals()[_name] = _wrap(globals()[_name])\n"
+
+
+HOOKS = """
+ip = get_ipython()
+import ast as _ast
+class _Nothing(_ast.NodeTransformer):
+    def visit_Module(self, node):
+        node.body = [_ast.Pass()]
+        return node
+ip.ast_transformers.append(_Nothing())
+ip.input_transformers_post.append(lambda lines: ["pass\\n"])
+"""
+SWALLOW_ERRORS = """
+shell = get_ipython()
+shell.set_custom_exc((BaseException,), lambda shell, etype, value, tb, tb_offset=None: None)
+shell.events.register("post_run_cell", lambda result: setattr(result, "error_in_exec", None))
+"""
+DROP_ERRORS = """
+session = get_ipython().kernel.session
+_send = session.send
+def _quiet(stream, msg_or_type, content=None, *args, **kwargs):
+    kind = msg_or_type if isinstance(msg_or_type, str) else msg_or_type.get("msg_type")
+    if kind == "error":
+        return None  # the grader never hears of a failed test
+    if kind == "execute_reply" and isinstance(content, dict) and content.get("status") == "error":
+        content = {"status": "ok", "execution_count": content.get("execution_count"), "user_expressions": {}, "payload": []}
+    return _send(stream, msg_or_type, content, *args, **kwargs)
+session.send = _quiet
+"""
+NOISY = wrap_functions("""
+import functools, sys, warnings
+def _wrap(f):
+    @functools.wraps(f)
+    def noisy(*args, **kwargs):
+        warnings.warn("a harmless warning from a correct answer", UserWarning)
+        print("a harmless line on stderr", file=sys.stderr)
+        return f(*args, **kwargs)
+    return noisy
+""")
+FORK_HOPPER = """
+import os, signal, time
+if os.fork() == 0:
+    try:
+        os.setsid()
+        born = time.monotonic()
+        while True:
+            time.sleep(0.001)
+            if os.fork() > 0:
+                os._exit(0)  # a new pid every millisecond
+            if time.monotonic() - born > 20:
+                os.kill(-1, signal.SIGKILL)  # the next students' kernels, if it ever reached them
+    except BaseException:
+        os._exit(0)
+"""
+PEEK = wrap_functions("""
+import functools, gc, inspect, sys
+def _wrap(f):
+    @functools.wraps(f)
+    def peek(*args, **kwargs):
+        seen = set(globals())
+        probes = [lambda: sys._getframe(2).f_globals, lambda: sys._getframe(2).f_locals,
+                  lambda: inspect.currentframe().f_back.f_back.f_globals,
+                  lambda: inspect.stack()[2].frame.f_locals,
+                  lambda: [r for r in gc.get_referrers(args[0]) if isinstance(r, dict)][0] if args else {}]
+        for probe in probes:
+            try:
+                seen |= set(probe())
+            except Exception as error:
+                print("PEEK-REFUSED", type(error).__name__)
+        try:
+            raise RuntimeError("where am I")
+        except RuntimeError as error:
+            try:
+                seen |= set(error.__traceback__.tb_frame.f_back.f_globals)
+            except Exception as refused:
+                print("PEEK-REFUSED", type(refused).__name__)
+        print("PEEK:", " ".join(sorted(n for n in seen if isinstance(n, str))))
+        return f(*args, **kwargs)
+    return peek
+""")
+PATCH_LIBRARIES = """
+import threading, time, torch, dlcourse.training
+torch.autograd.grad = lambda *args, **kwargs: None
+dlcourse.training.evaluate = lambda *args, **kwargs: 1.0
+def _again():
+    while True:
+        torch.allclose = lambda *args, **kwargs: True
+        time.sleep(0.001)
+threading.Thread(target=_again, daemon=True).start()
+"""
+LEAVE_THINGS_BEHIND = """
+import subprocess
+from multiprocessing import shared_memory
+print(subprocess.run(["ipcmk", "-M", "67108864"], capture_output=True, text=True).stdout.strip())
+_kept = shared_memory.SharedMemory(create=True, size=1 << 20, name="left_by_a_student")
+for path in ["/run/lock/left_by_a_student", "/tmp/left_by_a_student", "/dev/shm/left_by_a_student2"]:
+    try:
+        with open(path, "w") as handle:
+            handle.write("x")
+        print("WROTE", path)
+    except OSError as error:
+        print("REFUSED", path, type(error).__name__)
+for index in range(8):  # fill the disk: each file stops at RLIMIT_FSIZE, the whole at the tmpfs size
+    try:
+        with open(f"/tmp/fill{index}", "wb") as handle:
+            for _ in range(8):
+                handle.write(b"x" * 2**23)
+    except OSError as error:
+        print("DISK", index, error.errno)
+"""
+READ_LEFTOVERS = """
+import os, subprocess
+segments = subprocess.run(["ipcs", "-m"], capture_output=True, text=True).stdout
+print("LEAK ipcs" if "67108864" in segments else "no segment")
+for folder in ("/tmp", "/dev/shm", "/run/lock"):
+    try:
+        print("LEAK" if any("left_by_a_student" in n for n in os.listdir(folder)) else "clean", folder)
+    except OSError:
+        print("clean", folder)
+"""
+HTML_OUTPUT = """
+from IPython.display import HTML, Javascript, display
+display(HTML("<script>alert('xss')</script><img src=x onerror=alert('xss')>"))
+display({"text/html": "<img src=y onerror=alert('raw')>", "image/png": "\\"><script>alert(1)</script>"}, raw=True)
+"""
+
+
+def snoop_course(course: Course) -> str:
+    """Read the solutions through the repository's .git, list and write into the exchange,
+    and forge a classmate's submission in the course folder."""
+    exchange, honest = course.exchange, course.root / "submitted" / "honest" / GENERIC / f"{GENERIC}.ipynb"
+    return f"""
+import subprocess
+for command in (["git", "--git-dir", {GIT_DIR!r}, "show", "HEAD:solutions/{GENERIC}/{GENERIC}.ipynb"],
+                ["ls", "-R", {str(exchange)!r}], ["cat", {str(course.root / "gradebook.db")!r}]):
+    out = subprocess.run(command, capture_output=True)
+    print("LEAK" if out.stdout.strip() else "DENIED", command[0], out.returncode)
+for path in [{str(exchange / "forged.ipynb")!r}, {str(honest)!r}]:
+    try:
+        with open(path, "w") as handle:
+            handle.write("forged")
+        print("WROTE", path)
+    except Exception as error:
+        print("REFUSED", path, type(error).__name__)
+"""
+
+
+def generic_submissions(course: Course) -> dict[str, tuple[object, float | None, tuple[str, str] | None]]:
+    """student -> (notebook, expected score (None: at most full marks), what its row must report)."""
+    full = full_marks(GENERIC)
+    grade_false = make_submission(GENERIC, solved=False)
+    for cell in grade_false.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade") and cell.cell_type == "code":
+            cell.metadata.nbgrader["grade"] = False
+    foreign = make_submission(GENERIC)
+    foreign.metadata["kernelspec"] = {"name": "ir", "display_name": "R", "language": "R"}
+    html = cheat("", True, extra_cells=(HTML_OUTPUT,))
+    html.cells.append(nbformat.v4.new_markdown_cell(
+        "<script>alert('md')</script> [a link](javascript:alert('md'))"))
+    return {
+        "c01_hooks": (cheat(HOOKS, solved=False), 0.0, ("tamper", "ast_transformers")),
+        "c01_swallow_errors": (cheat(SWALLOW_ERRORS, solved=False), 0.0, ("tamper", "custom exception handler")),
+        "c01_drop_errors": (cheat(DROP_ERRORS, solved=False), 0.0, ("tamper", "session.send")),
+        "c02_warnings": (cheat(NOISY, solved=True, after=True), full, None),
+        "c03_fork_hopper": (cheat(FORK_HOPPER, solved=True), None, None),
+        "c04_c05_snoop_course": (cheat(snoop_course(course), solved=False), 0.0, ("tamper", "started processes")),
+        "c06_peek": (cheat(PEEK, solved=True, after=True), full, ("tamper", "tried to inspect frames")),
+        "c06_patch_libraries": (cheat(PATCH_LIBRARIES, solved=False), 0.0, ("tamper", "torch.autograd.grad")),
+        "c07_stall": (cheat("", True, extra_cells=("!true\n" * 100_000,)), full, ("tamper", "too large to check")),
+        "c08_leave_things": (cheat(LEAVE_THINGS_BEHIND, solved=True), full, None),
+        "c08_read_leftovers": (cheat(READ_LEFTOVERS, solved=True), full, None),
+        "c10_html": (html, full, None),
+        "c11_grade_false": (grade_false, 0.0, ("tamper", "nbgrader metadata")),
+        "c11_foreign_kernel": (foreign, full, ("repair", "kernel set")),
+        "c11_deep_expression": (cheat("", True, extra_cells=("x = " + "+".join(["1"] * 200_000),)), full,
+                                ("tamper", "could not be checked")),
+        "zz_honest_after": (make_submission(GENERIC), full, None),
+    }
+
+
 POINTS = {
     "perceptron": {"predict_visible": 1.0, "predict_hidden": 2.0, "pla_update_visible": 1.0,
                    "pla_update_hidden": 2.0, "train_perceptron_visible": 1.0, "train_perceptron_hidden": 3.0},
@@ -218,8 +473,8 @@ REPORTED = {
     "patch_global": ("tamper", "torch.equal"),
     "patch_runtime": ("tamper", "torch.equal"),
     "fake_eq": ("tamper", "__eq__"),
-    "snoop": ("tamper", "tried to read"),
-    "writes_outside": ("tamper", "outside the submission folder"),
+    "snoop": ("tamper", "tried to open"),
+    "writes_outside": ("tamper", "writes files (open)"),
     "invalid_json": ("invalid", "not a valid notebook"),
     "deleted_cells": ("repair", "re-added"),
     "duplicated_cells": ("repair", "duplicate"),
@@ -232,32 +487,50 @@ REPORTED.update({
     ("mlp", "killed"): ("crash", "SIGKILL"),
     ("activations", "patch_reference"): ("tamper", "torch.sigmoid"),
 })
+# the generic cheats' names (their notebooks need the course; built in the fixture)
+GENERIC_EXPECTED = ["c01_hooks", "c01_swallow_errors", "c01_drop_errors", "c02_warnings", "c03_fork_hopper", "c04_c05_snoop_course",
+                    "c06_peek", "c06_patch_libraries", "c07_stall", "c08_leave_things", "c08_read_leftovers",
+                    "c10_html", "c11_grade_false", "c11_foreign_kernel", "c11_deep_expression", "zz_honest_after"]
 SUBMISSIONS = {"perceptron": perceptron_submissions, "mlp": mlp_submissions,
                "activations": activations_submissions}
 
 
 # ------------------------------------------------------------------ the batch
+def host_leftovers() -> dict[str, set]:
+    """What a submission could leave on the host: processes (below this one: the grader is a
+    subreaper), SysV shared-memory segments, lock files, temporary files."""
+    procs = [(p.pid, p.name(), p.status()) for p in psutil.Process().children(recursive=True)]
+    segments = set(re.findall(r"^0x[0-9a-f]+\s+(\d+)", subprocess.run(["ipcs", "-m"], capture_output=True,
+                                                                        text=True).stdout, re.MULTILINE))
+    locks = set(os.listdir("/run/lock")) if os.path.isdir("/run/lock") else set()
+    return {"descendants": procs, "segments": segments, "locks": locks, "tmp": set(os.listdir("/tmp"))}
+
+
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
     """One course, one grading batch per assignment; yields (course, {(assignment, student): Result}, log)."""
     with pytest.MonkeyPatch.context() as monkeypatch:
         course = Course(tmp_path_factory.mktemp("grading"), list(SUBMISSIONS), monkeypatch)
         results, lines, tables = {}, [], []
+        course.leftovers_before = host_leftovers()
         for assignment, make in SUBMISSIONS.items():
             course.run("generate_assignment", assignment, force=True, create=True)
-            for student, nb in make(course).items():
+            made = make(course)
+            if assignment == GENERIC:
+                made.update({student: nb for student, (nb, _, _) in generic_submissions(course).items()})
+            for student, nb in made.items():
                 if isinstance(nb, bytes):
                     folder = course.root / "submitted" / student / assignment
                     folder.mkdir(parents=True)
                     (folder / f"{assignment}.ipynb").write_bytes(nb)
                 else:
                     course.put_submission(assignment, student, nb)
-            started = time.monotonic()
-            graded = grading.grade(assignment, course_root=course.root, limits=LIMITS, grant_access=True,
-                                   log=lines.append)
+            started, load = time.monotonic(), os.getloadavg()[0]
+            graded = grading.grade(assignment, course_root=course.root, limits=LIMITS, log=lines.append)
             seconds = time.monotonic() - started
             results.update({(assignment, r.student): r for r in graded})
-            tables.append(f"### {assignment}: {len(graded)} submissions, one batch, {seconds:.0f} s\n\n"
+            tables.append(f"### {assignment}: {len(graded)} submissions, one batch, {seconds:.0f} s "
+                          f"(1-minute load average {load:.1f} at the start, {os.getloadavg()[0]:.1f} at the end)\n\n"
                           + grading.format_table(graded))
         ARTIFACT.parent.mkdir(exist_ok=True)
         ARTIFACT.write_text(
@@ -265,12 +538,13 @@ def batch(tmp_path_factory):
             f"limits=Limits(wall={LIMITS.wall:g}, memory=1.5 GiB, cell_timeout={LIMITS.cell_timeout:g}))`, "
             "i.e. `python -m dlcourse.grading ASSIGNMENT --timeout 30 --memory 1.5GiB --cell-timeout 10`).\n\n"
             + "\n\n".join(tables) + "\n")
+        course.leftovers_after = host_leftovers()
         yield course, results, lines
 
 
 def test_the_batch_grades_every_submission(batch):
     course, results, _ = batch
-    assert set(results) == set(EXPECTED)
+    assert set(results) == set(EXPECTED) | {(GENERIC, s) for s in GENERIC_EXPECTED}
     assert all(r.graded for r in results.values()), {s: r.problems for s, r in results.items() if not r.graded}
 
 
@@ -308,13 +582,14 @@ def test_student_code_cannot_read_solutions_or_the_gradebook(batch):
     course, _, _ = batch
     text = autograded_text(course, "snoop")
     assert "LEAK" not in text
-    assert text.count("DENIED") == 11, text  # 4 files x (open, cat) + 3 folders
+    assert text.count("DENIED") == 11, text  # 4 files x (open, cat) + 3 folders: none is in the sandbox
 
 
-def test_student_code_cannot_write_outside_its_folder(batch):
+def test_student_code_cannot_write_outside_its_sandbox(batch):
     course, _, _ = batch
     text = autograded_text(course, "writes_outside")
-    assert "WROTE" not in text and text.count("REFUSED") == 3, text
+    # /tmp is the sandbox's own tmpfs (thrown away); the course and the repository are not there
+    assert f"WROTE {course.root / 'gradebook.db'}" not in text and f"WROTE {REPO}" not in text, text
     assert not Path("/tmp/planted_by_student.py").exists() and not (REPO / "planted_by_student.txt").exists()
     assert course.score("perceptron", "honest") == 10  # the gradebook still works
 
@@ -343,17 +618,6 @@ def test_hidden_tests_alone_catch_a_replaced_reference(batch):
     assert course.grades("activations", "plain_patch_reference")["functions_hidden"].score == 0
 
 
-def test_no_student_process_or_file_survives_the_batch(batch):
-    leftovers = [p.info for p in psutil.process_iter(["pid", "username", "cmdline"])
-                 if p.info["username"] == grading.SANDBOX_USER]
-    assert leftovers == []
-    try:
-        uid = pwd.getpwnam(grading.SANDBOX_USER).pw_uid
-    except KeyError:
-        return  # not graded as root: the kernels ran as this user
-    assert [p for p in Path("/tmp").iterdir() if p.lstat().st_uid == uid] == []
-
-
 def test_the_gradebook_is_backed_up_and_a_report_written(batch):
     course, _, lines = batch
     if course.root.joinpath(".grading").is_dir():
@@ -366,13 +630,13 @@ def test_regrading_is_idempotent_and_a_failed_commit_changes_nothing(batch, monk
     course, results, _ = batch
     before = {s: course.grades("perceptron", s) for s in ("honest", "wrong", "invalid_json")}
     again = grading.grade("perceptron", ["honest", "wrong", "invalid_json"], course_root=course.root,
-                          limits=LIMITS, grant_access=True, log=lambda line: None)
+                          limits=LIMITS, log=lambda line: None)
     assert [r.score for r in again] == [10, 6, 0]
     assert {s: course.grades("perceptron", s) for s in before} == before
 
     # a crash in the middle of committing one student: its transaction is rolled back, so
     # the gradebook keeps that student's old grades, and the batch goes on with the others
-    real_commit = grading._commit
+    real_commit = grading_batch.commit
 
     class Exploding(dict):
         def get(self, key, default=None):
@@ -387,9 +651,9 @@ def test_regrading_is_idempotent_and_a_failed_commit_changes_nothing(batch, monk
                 nb["grades"] = Exploding(nb["grades"])
         return real_commit(course_, assignment, student, grades)
 
-    monkeypatch.setattr(grading, "_commit", flaky)
+    monkeypatch.setattr(grading_batch, "commit", flaky)
     third = {r.student: r for r in grading.grade("perceptron", ["wrong", "honest"], course_root=course.root,
-                                                 limits=LIMITS, grant_access=True, log=lambda line: None)}
+                                                 limits=LIMITS, log=lambda line: None)}
     assert third["honest"].score == 10
     assert not third["wrong"].graded and "simulated crash" in str(third["wrong"].problems)
     assert course.grades("perceptron", "wrong") == before["wrong"]
@@ -399,11 +663,23 @@ def test_the_command_line(batch, tmp_path):
     course, _, _ = batch
     report = tmp_path / "table.md"
     code = grading.main(["perceptron", "--course", str(course.root), "--student", "honest", "invalid_json",
-                         "--timeout", "30", "--memory", "1.5GiB", "--grant-access", "--report", str(report)])
+                         "--timeout", "30", "--memory", "1.5GiB", "--report", str(report)])
     assert code == 0
     table = report.read_text()
     assert "| honest | perceptron | 10 | 10 | — |" in table and "| invalid_json | perceptron | 0 | 10 |" in table
     assert grading.main(["no-such-assignment", "--course", str(course.root)]) == 2
+
+
+def test_without_bubblewrap_root_must_ask_for_no_sandbox(batch, monkeypatch, capsys):
+    course, _, _ = batch
+    monkeypatch.setattr("dlcourse.grading.sandbox.bwrap_works", lambda: False)
+    args = ["perceptron", "--course", str(course.root), "--student", "honest", "--timeout", "30"]
+    if os.geteuid() == 0:
+        assert grading.main(args) == 2
+        assert "--unsafe-no-sandbox" in capsys.readouterr().err
+    assert grading.main([*args, "--unsafe-no-sandbox"]) == 0
+    out = capsys.readouterr().out
+    assert "NO SANDBOX" in out and course.score("perceptron", "honest") == 10, out
 
 
 # ------------------------------------------------------------------ fast unit checks
@@ -431,3 +707,120 @@ def test_parse_size():
     assert grading.parse_size("800MiB") == 800 * 2**20
     with pytest.raises(ValueError):
         grading.parse_size("lots")
+
+
+# ------------------------------------------------------------------ the generic cheats, class by class
+@pytest.mark.parametrize("student", GENERIC_EXPECTED)
+def test_generic_cheats_gain_nothing_and_honest_scores_are_exact(batch, student):
+    course, results, _ = batch
+    _, expected, reported = generic_submissions(course)[student]
+    result = results[GENERIC, student]
+    assert result.graded, result.problems  # class 11: every submission gets a grade
+    if expected is None:
+        assert 0 <= result.score <= full_marks(GENERIC), result.problems
+    else:
+        assert result.score == expected, result.problems
+    if reported is not None:
+        kind, words = reported
+        assert any(p.kind == kind and words in p.message for p in result.problems), result.problems
+
+
+def test_class_2_warnings_of_correct_code_are_kept_as_output_and_cost_nothing(batch):
+    course, results, _ = batch
+    nb = nbformat.read(course.root / "autograded" / "c02_warnings" / GENERIC / f"{GENERIC}.ipynb", as_version=4)
+    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade") and c.cell_type == "code"]
+    streams = [o for c in tests for o in c.outputs if o.output_type == "stream"]
+    assert any("a harmless warning from a correct answer" in o.text for o in streams)
+    assert all(o.name == "stdout" for o in streams)
+
+
+def test_class_3_a_fork_hopper_harms_nobody_after_it(batch):
+    course, results, _ = batch
+    assert results[GENERIC, "zz_honest_after"].score == full_marks(GENERIC)
+    assert results["perceptron", "honest"].score == 10  # graded after it, too
+
+
+def test_classes_4_5_the_course_git_and_exchange_are_not_in_the_sandbox(batch):
+    course, _, _ = batch
+    text = autograded_text(course, "c04_c05_snoop_course")
+    assert "LEAK" not in text and "WROTE" not in text and text.count("DENIED") == 3, text
+    assert not (course.exchange / "forged.ipynb").exists()
+    honest = course.root / "submitted" / "honest" / GENERIC / f"{GENERIC}.ipynb"
+    assert "forged" not in honest.read_text()
+
+
+def test_class_6_hidden_test_names_are_unreachable_from_student_functions(batch):
+    course, results, _ = batch
+    text = autograded_text(course, "c06_peek")
+    seen = {name for line in text.splitlines() if line.startswith("PEEK:") for name in line.split()[1:]}
+    assert seen, "the peeking functions were called by the tests"
+    assert "PEEK-REFUSED" in text
+    own = set(top_level_names(PEEK)) | {n for gid in answer_ids(GENERIC)
+                                        for n in top_level_names(cells_by_id(solution_notebook(GENERIC))[gid].source)}
+    assert not seen & (hidden_only_names(GENERIC) - own), seen & (hidden_only_names(GENERIC) - own)
+    problems = " ".join(p.message for p in results[GENERIC, "c06_patch_libraries"].problems)
+    assert "dlcourse.training.evaluate" in problems and "background thread" in problems, problems
+
+
+def test_class_7_no_submission_stalls_the_batch(batch):
+    _, results, _ = batch
+    for student in ("c07_stall", "c11_deep_expression"):
+        assert results[GENERIC, student].seconds < LIMITS.wall + 30, results[GENERIC, student]
+
+
+def test_class_8_nothing_of_a_submission_outlives_the_batch(batch):
+    course, _, _ = batch
+    before, after = course.leftovers_before, course.leftovers_after
+    # ps: the grader is a subreaper, so whatever a sandbox left would still be below this process
+    assert after["descendants"] == [], after["descendants"]
+    assert after["segments"] <= before["segments"]  # ipcs -m: no new shared-memory segment
+    assert not [n for n in after["locks"] - before["locks"] if "student" in n]  # /run/lock
+    assert not [n for n in after["tmp"] - before["tmp"] if "left_by_a_student" in n or n.startswith("fill")]
+    uid = pwd.getpwnam(grading.SANDBOX_USER).pw_uid
+    assert [p for p in Path("/tmp").iterdir() if p.lstat().st_uid == uid] == []
+    reader = autograded_text(course, "c08_read_leftovers")
+    assert "LEAK" not in reader and "no segment" in reader, reader
+    writer = autograded_text(course, "c08_leave_things")
+    assert "REFUSED /run/lock/left_by_a_student" in writer and "DISK" in writer, writer
+
+
+@pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
+def test_classes_9_10_feedback_and_formgrader_show_no_hidden_tests_and_no_student_html(batch):
+    course, _, _ = batch
+    graded = nbformat.read(course.root / "autograded" / "c10_html" / GENERIC / f"{GENERIC}.ipynb", as_version=4)
+    mimes = {m for c in graded.cells if c.cell_type == "code" for o in c.outputs for m in o.get("data", {})}
+    assert mimes <= {"text/plain", "image/png", "image/jpeg"}, mimes
+    assert "<script>" not in json.dumps([c.source for c in graded.cells if c.cell_type == "markdown"])
+    for student in ("c10_html", "honest"):
+        course.run("generate_feedback", GENERIC, student)
+        html = (course.root / "feedback" / student / GENERIC / f"{GENERIC}.html").read_text()
+        # the student's code is shown (escaped); no tag of the student's reaches the page
+        assert not re.search(r"<(script|img)[^>]*(alert|onerror)", html), "student HTML in the feedback"
+        assert 'href="javascript:' not in html
+        assert "BEGIN HIDDEN TESTS" not in html
+        leaked = [line for line in hidden_lines(GENERIC) if line in html or line.replace('"', "&quot;") in html]
+        assert not leaked, leaked[:3]
+
+
+@pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")
+def test_class_4_the_exchange_has_safe_permissions_and_collect_refuses_forgeries(tmp_path, monkeypatch):
+    course = Course(tmp_path / "course", [GENERIC], monkeypatch)
+    course.run("generate_assignment", GENERIC, force=True, create=True)
+    course.run("release_assignment", GENERIC)
+    inbound = course.exchange / "lenet-course" / "inbound"
+    assert course.exchange.stat().st_mode & 0o777 == 0o755  # nbgrader's own: 0777
+    assert inbound.stat().st_mode & 0o7777 == 0o3733  # write-only for students, sticky
+    assert (course.exchange / "lenet-course" / "outbound").stat().st_mode & 0o777 == 0o755
+    course.student("alice", "fetch_assignment", GENERIC)
+    course.student("alice", "submit", GENERIC)  # genuine: owned by this (the instructor's) account
+    forged = inbound / f"bob+{GENERIC}+2030-01-01 00:00:00.000000 UTC+forged"
+    (forged / GENERIC).mkdir(parents=True)
+    (forged / GENERIC / f"{GENERIC}.ipynb").write_text("{}")
+    try:
+        other = pwd.getpwnam(grading.SANDBOX_USER).pw_uid  # any account but this one
+    except KeyError:
+        pytest.skip("no second account to own a forged submission (grade once as root)")
+    os.chown(forged, other, -1)  # a submission for bob, made by another account
+    course.run("collect", GENERIC)
+    assert (course.root / "submitted" / "alice" / GENERIC).is_dir()
+    assert not (course.root / "submitted" / "bob").exists()
