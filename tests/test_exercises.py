@@ -250,3 +250,22 @@ def test_capstone_retrain_gives_nothing_to_weak_or_cheating_submissions(course):
             text = " ".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
             accuracy = float(re.search(r"last-epoch accuracy ([0-9.]+)%", text).group(1))
             assert accuracy < 66.05, text
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_points_in_the_text_match_the_grade_cells(name):
+    """"## 2. ... (4 points)" and "About N minutes; P points" say what the cells award."""
+    nb = solution_notebook(name)
+    total = sum(float(c.metadata.nbgrader.get("points", 0)) for c in nb.cells)
+    stated = re.search(r"; (\d+) points\.", nb.cells[0].source)
+    assert stated and float(stated.group(1)) == total, f"{name}: the intro says {stated and stated.group(1)}, the cells {total:g}"
+    sections, current = {}, None
+    for cell in nb.cells:
+        heading = re.match(r"## (\d+)\. .*\((\d+) points?", cell.source) if cell.cell_type == "markdown" else None
+        if heading:
+            current = heading.group(1)
+            sections[current] = [float(heading.group(2)), 0.0]
+        elif current is not None:
+            sections[current][1] += float(cell.metadata.nbgrader.get("points", 0))
+    wrong = {s: (said, got) for s, (said, got) in sections.items() if said != got}
+    assert sections and not wrong, f"{name}: section (stated, in the cells): {wrong}"
