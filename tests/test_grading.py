@@ -2,7 +2,8 @@
 submissions, made from the released notebooks so they stay in sync with the exercises.
 
 Two kinds of submissions: the task-specific ones of the first batches (``*_submissions``,
-written against today's perceptron, mlp and activations answers), and the cheats of
+written against the perceptron, mlp and activations answers: ``mistakes``, ``pocket``,
+``averaged``, ``geometric_margin``; ``softmax`` ... ``train_xor``; ``sigmoid`` ... ``quiz``), and the cheats of
 ``generic_submissions``, which work on any assignment: the reference solution (full marks
 expected) or the released notebook (0 expected) with cheat code added to the first answer
 cell or as extra cells; the expected scores come from the notebooks' own metadata.
@@ -35,8 +36,8 @@ import pytest
 from dlcourse import grading
 from dlcourse.grading import batch as grading_batch
 from dlcourse.grading.course import top_level_names
-from nbgrader_course import (REPO, Course, autograded_cells, cells_by_id, make_submission, released_notebook,
-                             solution_notebook)
+from nbgrader_course import (REPO, Course, autograded_cells, cells_by_id, make_submission, manual_cells,
+                             released_notebook, solution_notebook)
 
 pytestmark = pytest.mark.slow
 
@@ -56,47 +57,53 @@ def answer(nb, grade_id: str) -> str:
 def perceptron_submissions(course: Course) -> dict[str, object]:
     """student -> notebook (or raw bytes) for the perceptron exercise."""
     solved = make_submission("perceptron")
-    predict, pla, train = (answer(solved, g) for g in ("predict", "pla_update", "train_perceptron"))
+    mistakes, pocket, margin = (answer(solved, g) for g in ("mistakes", "pocket", "geometric_margin"))
     secrets = [course.root / "solutions" / "perceptron" / "perceptron.ipynb", course.root / "gradebook.db",
                REPO / "solutions" / "perceptron" / "perceptron.ipynb",
                course.root / "submitted" / "honest" / "perceptron" / "perceptron.ipynb"]
     folders = [course.root / "solutions" / "perceptron", REPO / "solutions", course.root / "submitted"]
-    header = "def train_perceptron(X, y, max_epochs=100):\n"
+    header = "def pocket(X, y, epochs):\n"
+    # an averaged perceptron with an honest-looking bug (it returns PLA's last w, not the
+    # average; b is right), which a patched torch.allclose would let through the tests
+    last_w = answer(solved, "averaged").replace("return w_sum / visits, b_sum / visits", "return w, b_sum / visits")
+    assert last_w != answer(solved, "averaged")
     subs: dict[str, object] = {
         "honest": solved,
-        # an honest bug: never claims convergence
-        "wrong": make_submission("perceptron", {"train_perceptron": train.replace("return w, b, updates, True",
-                                                                                  "return w, b, updates, False")}),
-        "loop_forever": make_submission("perceptron", {"train_perceptron": header + "    while True:\n        pass\n"}),
+        # an honest bug: the pocket never keeps anything but PLA's last weights
+        "wrong": make_submission("perceptron", {"pocket": pocket.replace("return best_w, best_b, w, b",
+                                                                          "return w.clone(), b, w, b")}),
+        "loop_forever": make_submission("perceptron", {"pocket": header + "    while True:\n        pass\n"}),
         # one compiled call that ignores interrupts: ~120 matmuls of 4000 x 4000 inside ATen
         # (minutes on a laptop's cores)
-        "compiled_call": make_submission("perceptron", {"train_perceptron": header
+        "compiled_call": make_submission("perceptron", {"pocket": header
                                          + "    a = torch.randn(4000, 4000)\n"
                                          + "    return torch.linalg.matrix_power(a, 2**62 - 1)\n"}),
-        "exits": make_submission("perceptron", {"train_perceptron": header + "    import os\n    os._exit(1)\n"}),
-        "raises": make_submission("perceptron", {"predict": "1 / 0\n" + predict}),
-        "memory_bomb": make_submission("perceptron", {"train_perceptron": header
+        "exits": make_submission("perceptron", {"pocket": header + "    import os\n    os._exit(1)\n"}),
+        "raises": make_submission("perceptron", {"mistakes": "1 / 0\n" + mistakes}),
+        "memory_bomb": make_submission("perceptron", {"pocket": header
                                        + "    hog = []\n    while True:\n"
                                        + "        hog.append(bytearray(b'x' * 50_000_000))\n"}),
-        "huge_output": make_submission("perceptron", {"predict": "for _ in range(20):\n    print('x' * 1_000_000)\n"
-                                       + predict.replace('"""\n', '"""\n    print("y" * 3_000_000)\n', 1)}),
-        "patch_global": make_submission("perceptron", {"predict": (
-            "def predict(w, b, X):\n    return torch.zeros(X.shape[0], dtype=torch.float64)\n"
-            "torch.equal = lambda *args, **kwargs: True\n"
+        # 20 MB when the cell runs, 3 MB per call of geometric_margin (not of mistakes:
+        # pocket calls that hundreds of times)
+        "huge_output": make_submission("perceptron", {"geometric_margin": "for _ in range(20):\n    print('x' * 1_000_000)\n"
+                                       + margin.replace('"""\n', '"""\n    print("y" * 3_000_000)\n', 1)}),
+        "patch_global": make_submission("perceptron", {"averaged": (
+            last_w + "\ntorch.equal = lambda *args, **kwargs: True\n"
             "torch.allclose = lambda *args, **kwargs: True\n")}),
-        "patch_runtime": make_submission("perceptron", {"predict": (
-            "def predict(w, b, X):\n"
+        "patch_runtime": make_submission("perceptron", {"averaged": last_w.replace('"""\n', (
+            '"""\n'
             "    import torch as t\n"
             "    setattr(t, 'equal', lambda *args, **kwargs: True)\n"
-            "    return t.zeros(X.shape[0], dtype=t.float64)\n")}),
-        "fake_eq": make_submission("perceptron", {"pla_update": (
+            "    setattr(t, 'allclose', lambda *args, **kwargs: True)\n"), 1)}),
+        # a wrong average wrapped in a class that says "equal" to anything
+        "fake_eq": make_submission("perceptron", {"averaged": (
             "class Anything(float):\n"
             "    def __eq__(self, other):\n        return True\n"
             "    __hash__ = float.__hash__\n"
-            "def pla_update(w, b, x, y):\n"
-            "    return w.clone(), Anything(b), bool(y * (float(w @ x) + b) <= 0)\n")}),
+            "def averaged(X, y, epochs):\n"
+            "    return torch.zeros(X.shape[1], dtype=torch.float64), Anything(0.0)\n")}),
         # reads the solutions, the gradebook and a classmate's submission, three ways each
-        "snoop": make_submission("perceptron", {"predict": predict + "\n" + "\n".join([
+        "snoop": make_submission("perceptron", {"mistakes": mistakes + "\n" + "\n".join([
             "import os, subprocess",
             f"for path in {[str(p) for p in secrets]!r}:",
             "    try:",
@@ -114,7 +121,7 @@ def perceptron_submissions(course: Course) -> dict[str, object]:
             "    except Exception as error:",
             "        print('DENIED listdir', folder, type(error).__name__)",
         ])}),
-        "writes_outside": make_submission("perceptron", {"predict": predict + "\n" + "\n".join([
+        "writes_outside": make_submission("perceptron", {"mistakes": mistakes + "\n" + "\n".join([
             f"for path in {[str(course.root / 'gradebook.db'), '/tmp/planted_by_student.py', str(REPO / 'planted_by_student.txt')]!r}:",
             "    try:",
             "        with open(path, 'a') as handle:",
@@ -126,19 +133,18 @@ def perceptron_submissions(course: Course) -> dict[str, object]:
         "invalid_json": b'{"cells": [{"cell_type": "code", "source": "print(1)"',
     }
     deleted = make_submission("perceptron")
-    for grade_id in ("predict_hidden", "train_perceptron_visible", "perceptron_imports"):
+    for grade_id in ("mistakes_hidden", "pocket_visible", "perceptron_imports"):
         del deleted.cells[cell_index(deleted, grade_id)]
     subs["deleted_cells"] = deleted
     duplicated = make_submission("perceptron")
-    for grade_id in ("predict_visible", "pla_update", "train_perceptron_hidden"):
+    for grade_id in ("mistakes_visible", "averaged", "pocket_hidden"):
         i = cell_index(duplicated, grade_id)
         copy = nbformat.from_dict(json.loads(json.dumps(duplicated.cells[i])))
         copy.id = f"copy-of-{copy.id}"  # Jupyter's copy and paste: new cell id, same nbgrader metadata
         duplicated.cells.insert(i + 1, copy)
     subs["duplicated_cells"] = duplicated
-    edited = make_submission("perceptron", {"predict": (
-        "def predict(w, b, X):\n    return torch.zeros(X.shape[0], dtype=torch.float64)\n")})
-    for grade_id in ("predict_visible", "predict_hidden"):
+    edited = make_submission("perceptron", {"mistakes": "def mistakes(w, b, X, y):\n    return 0\n"})
+    for grade_id in ("mistakes_visible", "mistakes_hidden"):
         edited.cells[cell_index(edited, grade_id)].source = "print('all tests passed')\n"
     subs["edited_tests"] = edited
     return subs
@@ -147,21 +153,22 @@ def perceptron_submissions(course: Course) -> dict[str, object]:
 def mlp_submissions(course: Course) -> dict[str, object]:
     return {
         "honest": make_submission("mlp"),
-        # a wrong forward pass, and a torch.allclose that agrees with anything
-        "patch_reference": make_submission("mlp", {"forward": (
-            "def forward(X, W1, b1, W2, b2, phi=torch.relu):\n"
-            "    return torch.zeros(X.shape[0], W2.shape[1], dtype=X.dtype)\n"
+        # a wrong softmax (uniform probabilities), and a torch.allclose that agrees with anything
+        "patch_reference": make_submission("mlp", {"softmax": (
+            "def softmax(Z):\n"
+            "    return torch.full_like(Z, 1.0 / Z.shape[1])\n"
             "torch.allclose = lambda *args, **kwargs: True\n")}),
-        # float32 weights, and a notebook-level all() that the tests would call instead of Python's
-        "shadow_builtin": make_submission("mlp", {"xor_params": (
+        # float32 weights and tensor losses, and a notebook-level all() that the tests would
+        # call instead of Python's
+        "shadow_builtin": make_submission("mlp", {"train_xor": (
             "def all(iterable):\n    return True\n\n"
-            "def xor_params():\n"
-            "    W1 = torch.tensor([[1.0, 1.0], [1.0, 1.0]])\n"
-            "    b1 = torch.tensor([0.0, -1.0])\n"
-            "    return W1, b1, torch.tensor([[1.0], [-2.0]]), torch.tensor([0.0])\n")}),
-        "killed": make_submission("mlp", {"to_sequential": (
+            "def train_xor(hidden, lr, steps, seed):\n"
+            "    W1, b1 = torch.ones(2, hidden), torch.zeros(hidden)\n"
+            "    W2, b2 = torch.ones(hidden, 2), torch.zeros(2)\n"
+            "    return {'W1': W1, 'b1': b1, 'W2': W2, 'b2': b2}, [torch.tensor(0.0)] * steps\n")}),
+        "killed": make_submission("mlp", {"cross_entropy_grad": (
             "import os, signal\n\n"
-            "def to_sequential(W1, b1, W2, b2, activation):\n"
+            "def cross_entropy_grad(Z, y):\n"
             "    os.kill(os.getpid(), signal.SIGKILL)\n")}),
     }
 
@@ -169,12 +176,13 @@ def mlp_submissions(course: Course) -> dict[str, object]:
 def activations_submissions(course: Course) -> dict[str, object]:
     return {
         "honest": make_submission("activations"),
-        # a wrong sigmoid, made "right" by replacing the reference the hidden test compares with
+        # wrong functions, made "right" by replacing the references the hidden tests compare with
         "patch_reference": make_submission("activations", {"functions": (
+            "import torch.nn.functional as _F\n\n"
             "def sigmoid(a):\n    return 0.5 + a / 4\n\n"
+            "def log_sigmoid(a):\n    return a / 2\n\n"
             "def tanh(a):\n    return 2 * sigmoid(2 * a) - 1\n\n"
-            "def relu(a):\n    return torch.clamp(a, min=0)\n\n"
-            "torch.sigmoid, torch.tanh = sigmoid, tanh\n")}),
+            "torch.sigmoid, torch.tanh, _F.logsigmoid = sigmoid, tanh, log_sigmoid\n")}),
     }
 
 
@@ -421,14 +429,19 @@ def generic_submissions(course: Course) -> dict[str, tuple[object, float | None,
 
 
 POINTS = {
-    "perceptron": {"predict_visible": 1.0, "predict_hidden": 2.0, "pla_update_visible": 1.0,
-                   "pla_update_hidden": 2.0, "train_perceptron_visible": 1.0, "train_perceptron_hidden": 3.0},
-    "mlp": {"forward_visible": 1.0, "forward_hidden": 2.0, "to_sequential_visible": 1.0,
-            "to_sequential_hidden": 2.0, "xor_visible": 1.0, "xor_hidden": 2.0},
+    "perceptron": {"mistakes_visible": 1.0, "mistakes_hidden": 1.0, "pocket_visible": 1.0, "pocket_hidden": 3.0,
+                   "averaged_visible": 1.0, "averaged_hidden": 2.0, "margin_visible": 1.0, "margin_hidden": 1.0},
+    "mlp": {"softmax_visible": 1.0, "softmax_hidden": 1.0, "cross_entropy_visible": 1.0, "cross_entropy_hidden": 2.0,
+            "cross_entropy_grad_visible": 1.0, "cross_entropy_grad_hidden": 1.0, "train_xor_visible": 1.0,
+            "train_xor_hidden": 3.0},
     "activations": {"functions_visible": 1.0, "functions_hidden": 2.0, "derivatives_visible": 1.0,
-                    "derivatives_hidden": 2.0, "collapse_visible": 1.0, "collapse_hidden": 1.0, "quiz_check": 1.0},
+                    "derivatives_hidden": 1.0, "gradient_norms_visible": 1.0, "gradient_norms_hidden": 3.0,
+                    "quiz_check": 1.0},
 }
-MAX_SCORE = {"perceptron": 10.0, "mlp": 9.0, "activations": 11.0}  # activations: + 2 points by hand
+# the most a submission can score: autograded + by hand (perceptron's compare_answer and
+# activations' why_vanish, 2 points each)
+MAX_SCORE = {"perceptron": 13.0, "mlp": 11.0, "activations": 12.0}
+FULL = {assignment: sum(points.values()) for assignment, points in POINTS.items()}  # autograded only
 
 
 def scores(assignment: str, *failing: str) -> dict[str, float]:
@@ -441,30 +454,34 @@ def without(*tasks: str) -> dict[str, float]:
     return scores("perceptron", *tasks)
 
 
-# student -> expected autograded score of every test cell
+# student -> expected autograded score of every test cell. `pocket` calls the student's
+# `mistakes`, so a broken `mistakes` costs the pocket's points too; a kernel that dies
+# (or is killed at the wall-time limit) in `pocket` runs none of the tests after it.
 EXPECTED = {
-    "honest": without(), "wrong": without("train_perceptron"),
-    "loop_forever": without("train_perceptron"), "compiled_call": without("train_perceptron"),
-    "exits": without("train_perceptron"), "raises": without("predict"),
-    "memory_bomb": without("train_perceptron"), "huge_output": without(),
-    "patch_global": without("predict"), "patch_runtime": without("predict"),
-    "fake_eq": without("pla_update", "train_perceptron"),  # training runs on its pla_update
+    "honest": without(), "wrong": without("pocket"),
+    "loop_forever": without("pocket"), "compiled_call": without("pocket", "averaged", "margin"),
+    "exits": without("pocket", "averaged", "margin"), "raises": without("mistakes", "pocket"),
+    "memory_bomb": without("pocket"), "huge_output": without(),
+    "patch_global": without("averaged"), "patch_runtime": without("averaged"),
+    "fake_eq": without("averaged"),
     "snoop": without(), "writes_outside": without(),
-    "invalid_json": without("predict", "pla_update", "train_perceptron"),
-    "deleted_cells": without(), "duplicated_cells": without(), "edited_tests": without("predict"),
+    "invalid_json": without("mistakes", "pocket", "averaged", "margin"),
+    "deleted_cells": without(), "duplicated_cells": without(), "edited_tests": without("mistakes", "pocket"),
 }
 EXPECTED = {("perceptron", student): cells for student, cells in EXPECTED.items()}
 EXPECTED.update({
     ("mlp", "honest"): scores("mlp"),
-    ("mlp", "patch_reference"): scores("mlp", "forward"),
-    ("mlp", "shadow_builtin"): scores("mlp", "xor"),
-    ("mlp", "killed"): scores("mlp", "to_sequential", "xor"),
+    # cross_entropy_grad and train_xor run on the wrong softmax
+    ("mlp", "patch_reference"): scores("mlp", "softmax", "cross_entropy_grad", "train_xor"),
+    ("mlp", "shadow_builtin"): scores("mlp", "train_xor"),
+    ("mlp", "killed"): scores("mlp", "cross_entropy_grad", "train_xor"),
     ("activations", "honest"): scores("activations"),
-    ("activations", "patch_reference"): scores("activations", "functions", "derivatives"),
+    # the derivatives and the measured norms run on the wrong functions
+    ("activations", "patch_reference"): scores("activations", "functions", "derivatives", "gradient_norms"),
 })
 # student -> (kind, words) that its row must report
 REPORTED = {
-    "loop_forever": ("limit", "train_perceptron"),
+    "loop_forever": ("limit", "pocket"),
     "compiled_call": ("limit", "wall-time limit"),
     "exits": ("crash", "exited"),
     "raises": ("error", "ZeroDivisionError"),
@@ -542,6 +559,14 @@ def batch(tmp_path_factory):
         yield course, results, lines
 
 
+def test_points_are_the_notebooks_own():
+    """POINTS and MAX_SCORE above describe the released notebooks (catches a renamed cell)."""
+    for assignment, points in POINTS.items():
+        released = released_notebook(assignment)
+        assert autograded_cells(released) == points, assignment
+        assert sum(points.values()) + sum(manual_cells(released).values()) == MAX_SCORE[assignment], assignment
+
+
 def test_the_batch_grades_every_submission(batch):
     course, results, _ = batch
     assert set(results) == set(EXPECTED) | {(GENERIC, s) for s in GENERIC_EXPECTED}
@@ -568,9 +593,9 @@ def test_every_bad_submission_is_reported(batch, assignment, student):
 
 def test_honest_submissions_report_nothing(batch):
     _, results, _ = batch
-    for key in (("perceptron", "honest"), ("perceptron", "wrong"), ("mlp", "honest")):
-        assert results[key].problems == [], (key, results[key].problems)
-    assert [p.kind for p in results["activations", "honest"].problems] == ["note"]  # the written answer
+    assert results["mlp", "honest"].problems == [], results["mlp", "honest"].problems
+    for key in (("perceptron", "honest"), ("perceptron", "wrong"), ("activations", "honest")):
+        assert [p.kind for p in results[key].problems] == ["note"], (key, results[key].problems)  # the written answer
 
 
 def autograded_text(course, student: str) -> str:
@@ -591,7 +616,7 @@ def test_student_code_cannot_write_outside_its_sandbox(batch):
     # /tmp is the sandbox's own tmpfs (thrown away); the course and the repository are not there
     assert f"WROTE {course.root / 'gradebook.db'}" not in text and f"WROTE {REPO}" not in text, text
     assert not Path("/tmp/planted_by_student.py").exists() and not (REPO / "planted_by_student.txt").exists()
-    assert course.score("perceptron", "honest") == 10  # the gradebook still works
+    assert course.score("perceptron", "honest") == FULL["perceptron"]  # the gradebook still works
 
 
 def test_limits_keep_the_points_earned_before(batch):
@@ -601,7 +626,7 @@ def test_limits_keep_the_points_earned_before(batch):
     assert "wall-time limit of 30 s reached" in stopped, stopped
     # an os._exit: the tests after it are reported as not run (and score 0)
     exits = results["perceptron", "exits"].problems
-    assert any("not run" in p.message and "train_perceptron_hidden" in p.message for p in exits), exits
+    assert any("not run" in p.message and "pocket_hidden" in p.message for p in exits), exits
 
 
 @pytest.mark.filterwarnings("ignore::sqlalchemy.exc.SAWarning")  # nbgrader's own, creating a submission
@@ -614,7 +639,8 @@ def test_hidden_tests_alone_catch_a_replaced_reference(batch):
         course.put_submission(assignment, f"plain_{student}", SUBMISSIONS[assignment](course)[student])
         course.run("autograde", assignment, f"plain_{student}")
     grades = course.grades("perceptron", "plain_patch_global")
-    assert grades["predict_hidden"].score == 0 and grades["predict_visible"].score == 1
+    # the visible test is fooled by the patched torch.allclose, the hidden one is not
+    assert grades["averaged_hidden"].score == 0 and grades["averaged_visible"].score == 1
     assert course.grades("activations", "plain_patch_reference")["functions_hidden"].score == 0
 
 
@@ -631,7 +657,7 @@ def test_regrading_is_idempotent_and_a_failed_commit_changes_nothing(batch, monk
     before = {s: course.grades("perceptron", s) for s in ("honest", "wrong", "invalid_json")}
     again = grading.grade("perceptron", ["honest", "wrong", "invalid_json"], course_root=course.root,
                           limits=LIMITS, log=lambda line: None)
-    assert [r.score for r in again] == [10, 6, 0]
+    assert [r.score for r in again] == [FULL["perceptron"], FULL["perceptron"] - 4, 0]  # wrong: pocket's 1 + 3
     assert {s: course.grades("perceptron", s) for s in before} == before
 
     # a crash in the middle of committing one student: its transaction is rolled back, so
@@ -654,7 +680,7 @@ def test_regrading_is_idempotent_and_a_failed_commit_changes_nothing(batch, monk
     monkeypatch.setattr(grading_batch, "commit", flaky)
     third = {r.student: r for r in grading.grade("perceptron", ["wrong", "honest"], course_root=course.root,
                                                  limits=LIMITS, log=lambda line: None)}
-    assert third["honest"].score == 10
+    assert third["honest"].score == FULL["perceptron"]
     assert not third["wrong"].graded and "simulated crash" in str(third["wrong"].problems)
     assert course.grades("perceptron", "wrong") == before["wrong"]
 
@@ -666,7 +692,8 @@ def test_the_command_line(batch, tmp_path):
                          "--timeout", "30", "--memory", "1.5GiB", "--report", str(report)])
     assert code == 0
     table = report.read_text()
-    assert "| honest | perceptron | 10 | 10 | — |" in table and "| invalid_json | perceptron | 0 | 10 |" in table
+    assert "| honest | perceptron | 11 | 13 | note: 1 cell(s) to grade by hand |" in table, table
+    assert "| invalid_json | perceptron | 0 | 13 |" in table, table
     assert grading.main(["no-such-assignment", "--course", str(course.root)]) == 2
 
 
@@ -679,7 +706,7 @@ def test_without_bubblewrap_root_must_ask_for_no_sandbox(batch, monkeypatch, cap
         assert "--unsafe-no-sandbox" in capsys.readouterr().err
     assert grading.main([*args, "--unsafe-no-sandbox"]) == 0
     out = capsys.readouterr().out
-    assert "NO SANDBOX" in out and course.score("perceptron", "honest") == 10, out
+    assert "NO SANDBOX" in out and course.score("perceptron", "honest") == FULL["perceptron"], out
 
 
 # ------------------------------------------------------------------ fast unit checks
@@ -697,7 +724,7 @@ def test_static_findings_name_the_usual_cheats():
     for words in ("monkeypatches torch.equal", "monkeypatches np.allclose", "class A overrides __eq__",
                   "os._exit", "instructor files", "imports builtins", "runs commands", "redefines the builtin all"):
         assert words in text, (words, found)
-    assert grading.static_findings(answer(make_submission("perceptron"), "train_perceptron")) == []
+    assert grading.static_findings(answer(make_submission("perceptron"), "pocket")) == []
     assert grading.static_findings("torch.backends.cudnn.benchmark = True\nx = 1") == []
 
 
@@ -737,7 +764,7 @@ def test_class_2_warnings_of_correct_code_are_kept_as_output_and_cost_nothing(ba
 def test_class_3_a_fork_hopper_harms_nobody_after_it(batch):
     course, results, _ = batch
     assert results[GENERIC, "zz_honest_after"].score == full_marks(GENERIC)
-    assert results["perceptron", "honest"].score == 10  # graded after it, too
+    assert results["perceptron", "honest"].score == FULL["perceptron"]  # graded after it, too
 
 
 def test_classes_4_5_the_course_git_and_exchange_are_not_in_the_sandbox(batch):
@@ -824,3 +851,66 @@ def test_class_4_the_exchange_has_safe_permissions_and_collect_refuses_forgeries
     course.run("collect", GENERIC)
     assert (course.root / "submitted" / "alice" / GENERIC).is_dir()
     assert not (course.root / "submitted" / "bob").exists()
+
+
+# ------------------------------------------------------------------ a locked `%matplotlib inline`
+def guard_kernel(magics: list[str]):
+    """A kernel with the grading guard installed as the grader installs it; yields check(phase)."""
+    import contextlib
+    from jupyter_client.manager import start_new_kernel
+
+    from dlcourse.grading import guard as guard_module
+    from dlcourse.grading.execute import GUARD_MODULE
+
+    @contextlib.contextmanager
+    def kernel():
+        km, kc = start_new_kernel(kernel_name="python3", env={**os.environ, "MPLBACKEND": "Agg"})
+        try:
+            config = {"secret": "s" * 32, "modules": ["matplotlib.pyplot"], "magics": magics, "memory": 0,
+                      "protected": []}
+            code = (f"import sys as _s, types as _t\n_m = _t.ModuleType({GUARD_MODULE!r})\n"
+                    f"exec(compile({Path(guard_module.__file__).read_text()!r}, {guard_module.GUARD_FILE!r}, 'exec'),"
+                    f" _m.__dict__)\n_s.modules[{GUARD_MODULE!r}] = _m\n_m.install({config!r})\ndel _s, _t, _m\n")
+            assert kc.execute_interactive(code, silent=True, store_history=False, timeout=120)["content"]["status"] == "ok"
+
+            def run(source: str) -> list[dict]:
+                outputs = []
+                kc.execute_interactive(source, timeout=120, output_hook=outputs.append)
+                return outputs
+
+            def check(phase: str) -> list[str]:
+                expr = f"__import__('sys').modules[{GUARD_MODULE!r}].check({phase!r}, 'n', [], None)"
+                reply = kc.execute_interactive("", silent=True, store_history=False, user_expressions={"r": expr},
+                                               timeout=60)
+                answer = reply["content"]["user_expressions"]["r"]["data"]["text/plain"]
+                return json.loads(json.loads(ast.literal_eval(answer))["payload"])["changed"]
+
+            yield run, check
+        finally:
+            kc.stop_channels()
+            km.shutdown_kernel(now=True)
+
+    return kernel()
+
+
+def test_a_locked_matplotlib_magic_is_not_tampering_and_figures_show():
+    """The capstone's first (locked) cell runs `%matplotlib inline`: the grader runs it before
+    the guard's snapshot, so the locked cell changes nothing the guard watches and figures are
+    sent inline; the same kind of change from student code is still reported."""
+    from dlcourse.grading.course import line_magics
+
+    released = released_notebook("cifar10")
+    locked = [c for c in released.cells if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("locked")]
+    magics = [m for c in locked for m in line_magics(c.source)]
+    assert magics == ["matplotlib inline"], magics
+    with guard_kernel(magics) as (run, check):
+        assert check("before") == []
+        run("%matplotlib inline\nimport matplotlib.pyplot as plt\n")
+        assert check("locked") == []  # no tamper report for the locked cell
+        shown = run("plt.plot([1, 2, 3]);\n")
+        assert any("image/png" in m["content"].get("data", {}) for m in shown), "no inline figure"
+        run("get_ipython().events.register('post_execute', lambda: None)\n")  # student code
+        assert check("before") == ["IPython event callbacks (post_execute)"]
+    with guard_kernel([]) as (run, check):  # without the preset the magic itself is a change
+        run("%matplotlib inline\n")
+        assert "IPython event callbacks (post_execute)" in check("locked")

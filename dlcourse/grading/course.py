@@ -95,6 +95,8 @@ class NotebookSpec:
             # a test runs in a copy of the namespace; only what its released part binds stays
             "keep": {c.name: top_level_names(c.released) for c in locked if c.test},
             "modules": sorted({m for c in locked for m in imported_modules(c.source)}),
+            # `%matplotlib inline` & co. of the locked cells: the guard runs them first
+            "magics": list(dict.fromkeys(m for c in locked for m in line_magics(c.source))),
         }
 
 
@@ -163,6 +165,12 @@ def top_level_names(source: str) -> list[str]:
                                  ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
             stack.extend(ast.iter_child_nodes(node))
     return list(dict.fromkeys(names))
+
+
+def line_magics(source: str) -> list[str]:
+    """The line magics of a cell (``%matplotlib inline`` -> ``"matplotlib inline"``), in order."""
+    return [line.strip()[1:].strip() for line in source.splitlines()
+            if line.strip().startswith("%") and not line.strip().startswith("%%")]
 
 
 def imported_modules(source: str) -> list[str]:

@@ -170,7 +170,7 @@ class SandboxedExecute(Execute):
 
     # --- the guard ------------------------------------------------------------------
     def _install_guard(self) -> None:
-        config = {"secret": self._secret, "modules": self._settings["modules"],
+        config = {"secret": self._secret, "modules": self._settings["modules"], "magics": self._settings.get("magics", []),
                   "memory": self._limits.memory, "protected": self.settings.get("protected", [])}
         code = (f"import sys as _s, types as _t\n"
                 f"_m = _t.ModuleType({GUARD_MODULE!r})\n"

@@ -165,6 +165,8 @@ def assert_untampered(namespace: dict) -> None:
                              + ", ".join(sorted(set(problems))[:8]))
 
 
+# Line magics of locked cells that the guard runs before its snapshot (see ``install``).
+PRESET_MAGICS = ("matplotlib",)
 # Audit events by which code reaches frames (its caller's, the test's) or the interpreter.
 _INTROSPECTION_EVENTS = {"sys._getframe", "sys._current_frames", "sys.settrace", "sys.setprofile",
                          "gc.get_objects", "gc.get_referrers", "gc.get_referents"}
@@ -543,7 +545,15 @@ def _main_thread_id() -> int:
 
 def install(config: dict) -> None:
     """Snapshot the pristine state, add the audit hook, and expose ``check`` and ``run_test``."""
-    guard = Guard(config, get_ipython())  # noqa: F821 (the kernel's builtin)
+    ip = get_ipython()  # noqa: F821 (the kernel's builtin)
+    for line in config.get("magics", []):
+        # Line magics of the locked cells (`%matplotlib inline`) change IPython's hooks: run
+        # them before the snapshot, so that the locked cell's own run changes nothing and
+        # the same change made by student code is still reported and undone.
+        name, _, args = line.partition(" ")
+        if name in PRESET_MAGICS:
+            ip.run_line_magic(name, args)
+    guard = Guard(config, ip)
     guard.module = sys.modules[__name__]
     sys.addaudithook(guard.audit)
     if config.get("memory"):
