@@ -728,6 +728,16 @@ def test_static_findings_name_the_usual_cheats():
     assert grading.static_findings("torch.backends.cudnn.benchmark = True\nx = 1") == []
 
 
+def test_the_released_install_cell_is_exempt_only_as_released():
+    """generate_assignment puts an install cell (pip, without dlcourse) at the top of every
+    released notebook: not locked, so the grader recognises it by its exact source."""
+    from dlcourse.grading.submission import _install_cell
+    install = _install_cell()
+    assert install is not None and install in [c.source for c in released_notebook(GENERIC).cells]
+    assert grading.static_findings(install)  # it runs commands: only the exact text is exempt
+    assert grading.static_findings(install + "\nimport os\nos._exit(0)")
+
+
 def test_parse_size():
     assert grading.parse_size("2GiB") == 2 * 2**30
     assert grading.parse_size("1.5G") == int(1.5 * 2**30)

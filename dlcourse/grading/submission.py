@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import json
 import re
 import shutil
@@ -115,6 +116,17 @@ def _extra_files(submitted: Path, assignment: Assignment) -> list[Problem]:
     return [Problem("repair", f"extra file(s) not used for grading: {', '.join(extras[:5])}")] if extras else []
 
 
+@functools.cache
+def _install_cell() -> str | None:
+    """The install cell that generate_assignment puts at the top of every released notebook
+    (:mod:`dlcourse.launch`): given code, not the student's, though it is not locked."""
+    try:
+        from dlcourse.launch import install_cell_source, repository
+        return install_cell_source(repository().pip_source)
+    except Exception:  # no _config.yml next to the package: every cell is checked
+        return None
+
+
 def _prepare_notebook(path: Path, spec: NotebookSpec, inbox: Path) -> list[Problem]:
     """Read, repair and statically check one notebook; write it to ``inbox`` when readable."""
     if not path.is_file():
@@ -125,10 +137,13 @@ def _prepare_notebook(path: Path, spec: NotebookSpec, inbox: Path) -> list[Probl
     known = spec.by_name()
     roots = {n for c in spec.cells if c.locked and c.cell_type == "code"
              for n in spec.guard_settings()["bind"].get(c.name, [])}
+    install = _install_cell()
     for index, cell in enumerate(nb.cells):
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
         if cell.cell_type != "code" or (grade_id in known and known[grade_id].locked):
             continue
+        if install is not None and cell.source == install:
+            continue  # the released notebook's own install cell, unchanged (it runs pip only without dlcourse)
         for finding in static_findings(cell.source, roots):
             problems.append(Problem("tamper", f"{grade_id or f'cell {index + 1}'} {finding}"))
     nbformat.write(nb, str(inbox / f"{spec.name}.ipynb"))
