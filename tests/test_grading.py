@@ -13,8 +13,10 @@ exactly the points their answers earn; a bad one keeps the points of the tests t
 before its trouble, gets none for the tests it broke or cheated, and is reported by name;
 no student code reads the solutions or the gradebook, or writes outside its folder.
 
-The table of the batch is written to test-artifacts/grading-adversarial.md (the lead
-copies it to bench/results/). Takes a few minutes: every submission starts a fresh kernel.
+The table of the batch is written to test-artifacts/grading-adversarial.md (copied into
+bench/results/grading-adversarial.md). Takes a few minutes (about 55 submissions, each a
+fresh sandboxed kernel: 7 minutes on 2 busy cores): the batches run once, in a module-scoped
+fixture, and many tests read them.
 """
 
 from __future__ import annotations
