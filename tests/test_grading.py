@@ -826,3 +826,31 @@ def test_class_4_the_exchange_has_safe_permissions_and_collect_refuses_forgeries
     course.run("collect", GENERIC)
     assert (course.root / "submitted" / "alice" / GENERIC).is_dir()
     assert not (course.root / "submitted" / "bob").exists()
+
+
+def test_static_findings_are_bounded_and_name_kernel_hooks_and_frames():
+    found = " | ".join(grading.static_findings(HOOKS + PEEK))
+    for words in ("reaches into the kernel (get_ipython)", "ast_transformers", "input_transformers_post",
+                  "frames (f_globals)", "frames (tb_frame)", "sys._getframe"):
+        assert words in found, (words, found)
+    started = time.monotonic()
+    assert "too large to check" in grading.static_findings("!true\n" * 100_000)[0]
+    assert "could not be checked" in grading.static_findings("x = " + "+".join(["1"] * 200_000))[0]
+    assert time.monotonic() - started < 30
+    assert grading.static_findings("%matplotlib inline\n!ls\nx = 1") == ["runs commands (get_ipython.system)"]
+
+
+def test_sanitize_notebook_keeps_text_and_images_only():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
+            "display_data", data={"text/html": "<script>alert(1)</script>", "text/plain": "<HTML object>",
+                                  "image/png": "iVBORw0KGgo=", "image/svg+xml": "<svg onload=alert(1)/>"}),
+            nbformat.v4.new_output("display_data", data={"application/javascript": "alert(1)"})]),
+        nbformat.v4.new_markdown_cell("<img src=x onerror=alert(1)> [a](javascript:alert(1)) a < b"),
+        nbformat.v4.new_raw_cell("<script>alert(1)</script>", metadata={"format": "text/html"})])
+    grading.sanitize_notebook(nb)
+    first, second = nb.cells[0].outputs
+    assert first.data == {"image/png": "iVBORw0KGgo=", "text/plain": "<HTML object>"}
+    assert list(second.data) == ["text/plain"] and "removed by the grader" in second.data["text/plain"]
+    assert "<img" not in nb.cells[1].source and "javascript:" not in nb.cells[1].source and "a &lt; b" in nb.cells[1].source
+    assert "format" not in nb.cells[2].metadata
