@@ -14,8 +14,10 @@ exactly the points their answers earn; a bad one keeps the points of the tests t
 before its trouble, gets none for the tests it broke or cheated, and is reported by name;
 no student code reads the solutions or the gradebook, or writes outside its folder.
 
-The table of the batch is written to test-artifacts/grading-adversarial.md (the lead
-copies it to bench/results/). Takes a few minutes: every submission starts a fresh kernel.
+The table of the batch is written to test-artifacts/grading-adversarial.md (copied into
+bench/results/grading-adversarial.md). Takes a few minutes (about 55 submissions, each a
+fresh sandboxed kernel: 7 minutes on 2 busy cores): the batches run once, in a module-scoped
+fixture, and many tests read them.
 """
 
 from __future__ import annotations
@@ -861,6 +863,34 @@ def test_class_4_the_exchange_has_safe_permissions_and_collect_refuses_forgeries
     course.run("collect", GENERIC)
     assert (course.root / "submitted" / "alice" / GENERIC).is_dir()
     assert not (course.root / "submitted" / "bob").exists()
+
+
+def test_static_findings_are_bounded_and_name_kernel_hooks_and_frames():
+    found = " | ".join(grading.static_findings(HOOKS + PEEK))
+    for words in ("reaches into the kernel (get_ipython)", "ast_transformers", "input_transformers_post",
+                  "frames (f_globals)", "frames (tb_frame)", "sys._getframe"):
+        assert words in found, (words, found)
+    started = time.monotonic()
+    assert "too large to check" in grading.static_findings("!true\n" * 100_000)[0]
+    assert "could not be checked" in grading.static_findings("x = " + "+".join(["1"] * 200_000))[0]
+    assert time.monotonic() - started < 30
+    assert grading.static_findings("%matplotlib inline\n!ls\nx = 1") == ["runs commands (get_ipython.system)"]
+
+
+def test_sanitize_notebook_keeps_text_and_images_only():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
+            "display_data", data={"text/html": "<script>alert(1)</script>", "text/plain": "<HTML object>",
+                                  "image/png": "iVBORw0KGgo=", "image/svg+xml": "<svg onload=alert(1)/>"}),
+            nbformat.v4.new_output("display_data", data={"application/javascript": "alert(1)"})]),
+        nbformat.v4.new_markdown_cell("<img src=x onerror=alert(1)> [a](javascript:alert(1)) a < b"),
+        nbformat.v4.new_raw_cell("<script>alert(1)</script>", metadata={"format": "text/html"})])
+    grading.sanitize_notebook(nb)
+    first, second = nb.cells[0].outputs
+    assert first.data == {"image/png": "iVBORw0KGgo=", "text/plain": "<HTML object>"}
+    assert list(second.data) == ["text/plain"] and "removed by the grader" in second.data["text/plain"]
+    assert "<img" not in nb.cells[1].source and "javascript:" not in nb.cells[1].source and "a &lt; b" in nb.cells[1].source
+    assert "format" not in nb.cells[2].metadata
 
 
 # ------------------------------------------------------------------ a locked `%matplotlib inline`
