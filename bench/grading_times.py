@@ -76,6 +76,10 @@ def main(names: list[str]) -> None:
                     found = re.search(r"fixed-budget retrain: .*", output.get("text", ""))
                     if found:
                         note = found.group(0)
+                    if output.get("output_type") == "error" and cell.metadata.get("nbgrader", {}).get("grade"):
+                        # a reference that loses points (a cell timeout on a busy machine, ...) says why
+                        gid = cell.metadata["nbgrader"]["grade_id"]
+                        note += f" {gid} failed: {output.get('ename')}: {output.get('evalue', '')[:160]}"
             budget = BUDGET_S.get(name, BUDGET_S["default"])
             rows.append((name, wall, cpu, load, load_after, score, full, budget, note))
             print(f"{name:12} {wall:6.1f} s wall {cpu:6.1f} s CPU  load {load:4.1f}->{load_after:4.1f}  "
