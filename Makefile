@@ -76,8 +76,8 @@ exercises: env
 clean:
 	rm -rf _build test-artifacts
 
-# Autograde one assignment, every submission in its own sandbox (dlcourse/grading.py):
-#   make grade A=perceptron [STUDENTS="alice bob"] [TIMEOUT=60] [MEMORY=2GiB] [GRADE_FLAGS=--grant-access]
+# Autograde one assignment, every submission in its own bubblewrap sandbox (dlcourse/grading/):
+#   make grade A=perceptron [STUDENTS="alice bob"] [TIMEOUT=60] [MEMORY=2GiB] [GRADE_FLAGS=--disk=512MiB]
 # One bad submission never stops the batch; prints (and keeps in .grading/) a table of scores and problems.
 # TIMEOUT defaults to 60 s per submission (180 s for cifar10, whose hidden test retrains).
 .PHONY: grade

@@ -35,6 +35,14 @@ if os.environ.get("NBGRADER_DB_URL"):
 
 # --- the exchange (release_assignment creates it when missing)
 c.Exchange.root = os.environ.get("NBGRADER_EXCHANGE", str(HERE / ".nbgrader_exchange"))
+# ... with permissions students cannot abuse: root 0755 (nbgrader's is 0777), inbound sticky,
+# and a submission owned by another student than the one it names is not collected.
+try:
+    from dlcourse.grading.exchange import OwnerCheckedCollect, SafeReleaseAssignment
+    c.ExchangeFactory.release_assignment = SafeReleaseAssignment
+    c.ExchangeFactory.collect = OwnerCheckedCollect
+except ImportError:  # without dlcourse: nbgrader's own
+    pass
 
 # --- executing notebooks (autograde, validate)
 # A cold `import torch` can take half a minute on a busy machine, and the capstone's
@@ -47,6 +55,17 @@ c.Execute.startup_timeout = 180
 # --- grading
 # A student who deleted a test cell gets it back (and fails it) instead of skipping it.
 c.OverwriteCells.add_missing_cells = True
+
+# --- feedback: never the hidden tests, never a student's HTML (book/instructors.md, step 7)
+try:
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import GetGrades
+
+    from dlcourse.grading.feedback import FeedbackPreprocessor
+    c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, FeedbackPreprocessor]
+except ImportError:  # without dlcourse: at least strip the hidden tests
+    from nbgrader.preprocessors import ClearHiddenTests
+    c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, ClearHiddenTests]
 
 # The kernels that autograde inherit this process's environment: point them at the data.
 os.environ.setdefault("DLCOURSE_DATA", str(HERE / "data"))

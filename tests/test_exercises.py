@@ -5,7 +5,15 @@
 - every solution passes nbgrader's Validator;
 - every released (unsolved) notebook scores 0 autograded points;
 - a prepared submission, partly wrong and partly hard-coded to the visible tests' answers,
-  scores strictly in between, and the hard-coded answers lose exactly the hidden tests.
+  scores strictly in between, and the hard-coded answers lose exactly the hidden tests;
+- the reference solutions rewritten in harmless ways the instructions allow (a 0-d bias,
+  float64 input, another order of operations, ``torch.no_grad()`` in a numerical gradient)
+  keep full marks: the hidden tests ask for nothing the task does not state;
+- every assert of every test cell carries a message, and every hidden test keeps its names
+  out of the student's namespace;
+- the capstone's retrain gives 0 to a recipe too weak for the budget, to training on the
+  test images and to a network over the parameter budget (and full marks to the reference,
+  above).
 
 Each notebook runs in a fresh kernel (that is what nbgrader does), so this module takes
 a few minutes; the capstone's Validator run, which retrains LeNet, is most of it.
@@ -13,6 +21,7 @@ a few minutes; the capstone's Validator run, which retrains LeNet, is most of it
 
 from __future__ import annotations
 
+import ast
 import filecmp
 import re
 
@@ -20,7 +29,7 @@ import nbformat
 import pytest
 from nbgrader.validator import Validator
 
-from exercise_submissions import MIXED
+from exercise_submissions import CAPSTONE_CHEATS, MIXED, VARIATIONS
 from nbgrader_course import (
     ASSIGNMENTS,
     REPO,
@@ -143,3 +152,123 @@ def test_mixed_submission_scores_in_between(course, name):
     for visible, hidden_cell in case.hardcoded.items():
         # answers fitted to the visible examples pass them and lose the hidden tests' points
         assert grades[visible].score == auto[visible] and grades[hidden_cell].score == 0
+
+
+# ------------------------------------------------------------------ tests that teach
+def _test_cells(name: str):
+    nb = solution_notebook(name)
+    return [c for c in nb.cells if c.cell_type == "code" and c.metadata.nbgrader.get("grade")]
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_every_assert_says_what_was_expected(name):
+    for cell in _test_cells(name):
+        tree = ast.parse(cell.source)
+        bare = [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Assert) and node.msg is None]
+        assert not bare, f"{name}/{cell.metadata.nbgrader.grade_id}: asserts without a message at lines {bare}"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_hidden_tests_keep_their_names_to_themselves(name):
+    """Every hidden block is one function with an unguessable name, called and deleted."""
+    for cell in _test_cells(name):
+        found = re.search(r"(?s)### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", cell.source)
+        if not found:
+            continue
+        block = ast.parse(found.group(1)).body
+        gid = cell.metadata.nbgrader.grade_id
+        assert isinstance(block[0], ast.FunctionDef) and re.fullmatch(r"_hidden_[0-9a-f]{12}", block[0].name), \
+            f"{name}/{gid}: the hidden tests must start with def _hidden_<12 hex digits>()"
+        fn = block[0].name
+        calls = [n for n in block[1:] if isinstance(n, ast.Try)]
+        assert calls and any(isinstance(d, ast.Delete) for d in calls[0].finalbody), f"{name}/{gid}: call {fn} and del it"
+        top = {t.id for n in block[1:] if isinstance(n, ast.Assign) for t in n.targets if isinstance(t, ast.Name)}
+        assert not top, f"{name}/{gid}: hidden tests bind {top} in the student's namespace"
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_reference_variations_keep_full_marks(course, name):
+    """Harmless rewrites of the reference (see exercise_submissions.VARIATIONS) lose nothing.
+
+    For the capstone this is also the run in which the grader retrains the reference
+    recipe under the budget and it beats 66.05 % (slow: one full retrain).
+    """
+    course.put_submission(name, "variations", make_submission(name, VARIATIONS[name]))
+    course.run("autograde", name, "variations")
+    grades = course.grades(name, "variations")
+    auto = autograded_cells(released_notebook(name))
+    lost = {gid: grades[gid].score for gid, points in auto.items() if grades[gid].score != points}
+    if lost:
+        graded = nbformat.read(course.root / "autograded" / "variations" / name / f"{name}.ipynb", as_version=4)
+        errors = {c.metadata.nbgrader.grade_id: [o.get("evalue", "")[:300] for o in c.outputs if o.output_type == "error"]
+                  for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") in lost}
+        pytest.fail(f"{name}: harmless variations lost points {lost}: {errors}")
+
+
+def test_the_listed_cases_are_among_the_variations():
+    # the cases the issue found, each kept by a variation above
+    assert "no_grad" in VARIATIONS["backprop"]["numerical_gradient"]
+    assert "torch.zeros((), dtype=torch.float64)" in VARIATIONS["perceptron"]["averaged"]  # a 0-d bias
+    assert "zero_grad(set_to_none=True)" in VARIATIONS["cifar10"]["train_one_epoch"]  # another valid order
+
+
+def test_capstone_enables_inline_figures_in_a_given_cell():
+    nb = released_notebook("cifar10")
+    # the assignment's first code cell (the install cell that make exercises puts above it
+    # has no nbgrader metadata and runs before it)
+    first_code = next(c for c in nb.cells if c.cell_type == "code" and "nbgrader" in c.metadata)
+    assert first_code.source.startswith("%matplotlib inline") and not first_code.metadata.nbgrader.get("solution")
+    assert first_code.metadata.nbgrader.get("locked"), "the cell enabling figures is given (locked)"
+
+
+def test_capstone_smoke_subset_holds_every_class():
+    """The smoke test's 1,000 images: the data are stored sorted by class, so the first
+    1,000 would all be airplanes; the notebook's own lines must pick 100 of each class."""
+    import torch
+
+    from dlcourse import data
+
+    cell = next(c for c in released_notebook("cifar10").cells if c.metadata.get("nbgrader", {}).get("grade_id") == "recipe_visible")
+    lines = [line for line in cell.source.splitlines() if line.startswith(("first = ", "subset = "))]
+    assert len(lines) == 2, cell.source
+    cifar = data.cifar10()
+    assert cifar.train.labels[:1000].unique().tolist() == [0], "the premise: the data are sorted by class"
+    namespace = {"torch": torch, "cifar": cifar}
+    exec("\n".join(lines), namespace)
+    assert torch.bincount(namespace["subset"].labels, minlength=10).tolist() == [100] * 10
+
+
+def test_capstone_retrain_gives_nothing_to_weak_or_cheating_submissions(course):
+    """1 epoch without augmentation cannot beat 66.05 %; training on the test images and a
+    network over 62,006 parameters are caught. All three stop early (no full retrain)."""
+    for student, (answers, words) in CAPSTONE_CHEATS.items():
+        course.put_submission("cifar10", student, make_submission("cifar10", answers))
+        course.run("autograde", "cifar10", student)
+        assert course.grades("cifar10", student)["retrain"].score == 0, student
+        graded = nbformat.read(course.root / "autograded" / student / "cifar10" / "cifar10.ipynb", as_version=4)
+        cell = next(c for c in graded.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "retrain")
+        errors = " ".join(o.get("evalue", "") for o in cell.outputs if o.output_type == "error")
+        assert words in errors, f"{student}: expected {words!r} in the retrain's error, got {errors!r}"
+        if student == "weak_recipe":
+            text = " ".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+            accuracy = float(re.search(r"last-epoch accuracy ([0-9.]+)%", text).group(1))
+            assert accuracy < 66.05, text
+
+
+@pytest.mark.parametrize("name", ASSIGNMENTS)
+def test_points_in_the_text_match_the_grade_cells(name):
+    """"## 2. ... (4 points)" and "About N minutes; P points" say what the cells award."""
+    nb = solution_notebook(name)
+    total = sum(float(c.metadata.nbgrader.get("points", 0)) for c in nb.cells)
+    stated = re.search(r"; (\d+) points\.", nb.cells[0].source)
+    assert stated and float(stated.group(1)) == total, f"{name}: the intro says {stated and stated.group(1)}, the cells {total:g}"
+    sections, current = {}, None
+    for cell in nb.cells:
+        heading = re.match(r"## (\d+)\. .*\((\d+) points?", cell.source) if cell.cell_type == "markdown" else None
+        if heading:
+            current = heading.group(1)
+            sections[current] = [float(heading.group(2)), 0.0]
+        elif current is not None:
+            sections[current][1] += float(cell.metadata.nbgrader.get("points", 0))
+    wrong = {s: (said, got) for s, (said, got) in sections.items() if said != got}
+    assert sections and not wrong, f"{name}: section (stated, in the cells): {wrong}"

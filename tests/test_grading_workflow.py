@@ -3,8 +3,8 @@
 Two simulated students, alice and bob, each with a home folder and nbgrader cache of their
 own, and a temporary exchange: release → fetch → submit → collect → autograde → (grade by
 hand) → generate and release feedback → fetch feedback → export grades CSV. Two cheap
-assignments: perceptron (autograded only) and activations (with a multiple-choice answer
-and a written answer graded by hand).
+assignments: perceptron and activations (each with a written answer graded by hand;
+activations also with a multiple-choice answer).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def test_release_collect_autograde_feedback_export(tmp_path, monkeypatch):
     for name in assignments:
         hand_in("alice", name, make_submission(name))
     bob = make_submission("perceptron", MIXED["perceptron"].answers)
-    bob.cells = [c for c in bob.cells if c.metadata.nbgrader.grade_id != "predict_hidden"]
+    bob.cells = [c for c in bob.cells if c.metadata.get("nbgrader", {}).get("grade_id") != "mistakes_hidden"]
     hand_in("bob", "perceptron", bob)
     course.student("bob", "submit", "activations")
 
@@ -116,11 +116,12 @@ def test_release_collect_autograde_feedback_export(tmp_path, monkeypatch):
     assert "BEGIN HIDDEN TESTS" in graded, "autograde runs the hidden tests from the gradebook"
     assert "was missing from the submission" in graded, "the deleted test cell is put back"
 
-    # instructor: grade the written answer by hand (what the formgrader does)
-    written = next(iter(manual_cells(released_notebook("activations"))))
+    # instructor: grade alice's written answers by hand (what the formgrader does)
     with Gradebook(course.db_url, COURSE_ID) as gb:
-        assert gb.find_grade(written, "activations", "activations", "alice").needs_manual_grade
-        gb.find_grade(written, "activations", "activations", "alice").manual_score = 2
+        for name in assignments:
+            for written, points in manual_cells(released_notebook(name)).items():
+                assert gb.find_grade(written, name, name, "alice").needs_manual_grade
+                gb.find_grade(written, name, name, "alice").manual_score = points
         gb.db.commit()
 
     # the expected scores
@@ -128,10 +129,13 @@ def test_release_collect_autograde_feedback_export(tmp_path, monkeypatch):
     full = {name: sum(auto[name].values()) + sum(manual_cells(released_notebook(name)).values())
             for name in assignments}
     lost = sum(auto["perceptron"][gid] for gid in MIXED["perceptron"].failing)
-    expected = {("perceptron", "alice"): full["perceptron"], ("perceptron", "bob"): full["perceptron"] - lost,
+    # bob's written answer is not graded by hand yet: he has only autograded points
+    expected = {("perceptron", "alice"): full["perceptron"],
+                ("perceptron", "bob"): sum(auto["perceptron"].values()) - lost,
                 ("activations", "alice"): full["activations"], ("activations", "bob"): 0.0}
     assert {key: course.score(*key) for key in expected} == expected
-    assert course.grades("perceptron", "bob")["predict_hidden"].score == 0
+    assert "mistakes_hidden" in MIXED["perceptron"].failing
+    assert course.grades("perceptron", "bob")["mistakes_hidden"].score == 0
 
     # instructor: feedback; students: fetch it
     for name in assignments:
