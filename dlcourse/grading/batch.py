@@ -149,7 +149,12 @@ def _grade_and_commit(course: Course, assignment: Assignment, student: str, sand
 
 def _commit_graded(course: Course, assignment: Assignment, student: str, graded: Graded) -> Result:
     commit(course, assignment.name, student, graded.grades)
-    replace_folder(graded.autograded, course.autograded(student, assignment.name))
+    files = dict(graded.autograded)
+    # nbgrader's release_feedback looks for the exchange's secret beside the autograded notebook
+    secret = course.submission(student, assignment.name) / "submission_secret.txt"
+    if secret.is_file():
+        files["submission_secret.txt"] = secret.read_bytes()
+    replace_folder(files, course.autograded(student, assignment.name))
     score, max_score, manual = scores(course, assignment.name, student)
     problems = graded.problems + ([Problem("note", f"{manual} cell(s) to grade by hand")] if manual else [])
     return Result(student, assignment.name, score, max_score, dedupe(problems))

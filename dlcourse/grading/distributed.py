@@ -89,7 +89,7 @@ def write_folder(files: dict[str, bytes], folder: Path) -> Path:
 
 def make_job(student: str, submitted: Path, assignment: Assignment, limits: Limits,
              sandbox_user: str | None, unsafe: bool) -> Job:
-    names = {f"{spec.name}.ipynb" for spec in assignment.specs} | {"timestamp.txt"}
+    names = {f"{spec.name}.ipynb" for spec in assignment.specs} | {"timestamp.txt", "submission_secret.txt"}
     released = read_folder(assignment.released) if assignment.released else {}
     portable = replace(assignment, template=None, released=None)
     return Job(student, read_folder(submitted, names) if submitted.is_dir() else None, portable,
