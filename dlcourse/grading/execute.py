@@ -15,6 +15,7 @@ import ast
 import hashlib
 import hmac
 import json
+import os
 import secrets
 import signal
 import sys
@@ -91,7 +92,6 @@ class SandboxedKernelManager(AsyncKernelManager):
                   "--HistoryManager.hist_file=:memory:"]  # whatever the notebook's kernelspec says
         if self.sandbox.identity is not None:
             Path(self.connection_file).chmod(0o600)
-            import os
             os.chown(self.connection_file, *self.sandbox.identity)
         kw["env"] = {"PATH": "/usr/bin:/bin"}
         kw.pop("cwd", None)
@@ -275,13 +275,14 @@ class SandboxedExecute(Execute):
         self.timeout = int(max(1, min(cell_timeout, self._limits.wall)))
         self.shutdown_kernel = "immediate"
         self._runtime = self.sandbox.runtime_dir(f"{resources['nbgrader']['notebook']}-{secrets.token_hex(4)}")
-        watchdog = None
+        watchdog, self._tree = None, []
         try:
             with self.setup_kernel():
                 info = self.wait_for_reply(self.kc.kernel_info())
                 self.nb.metadata["language_info"] = info["content"]["language_info"]
                 self._install_guard()
                 pid = self._kernel_pid()
+                self._tree = self.sandbox.processes(pid)  # psutil remembers start times: no pid reuse
                 baseline = sum(_memory_of(p.pid) for p in self.sandbox.processes(pid))
                 watchdog = Watchdog(self.sandbox, pid, baseline + int(1.25 * self._limits.memory))
                 watchdog.start()
@@ -290,7 +291,7 @@ class SandboxedExecute(Execute):
         finally:
             if watchdog is not None:
                 watchdog.stop()
-            self.sandbox.kill(self._kernel_pid())
+            self.sandbox.kill(None, self._tree)  # and reap what the kernel manager's shutdown left
             self.sandbox.release(self._runtime)
             self._finish()
         sanitize_notebook(self.nb)

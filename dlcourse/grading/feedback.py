@@ -3,7 +3,7 @@
 - :func:`sanitize_notebook` runs on every autograded notebook (so the formgrader shows it
   safely): outputs keep only plain text and well-formed PNG/JPEG images (HTML, SVG,
   JavaScript, Markdown and widget outputs become their text, escaped by the templates);
-  the student's Markdown cells get ``<`` escaped (no raw HTML, no ``javascript:`` links);
+  the student's Markdown cells get ``<`` escaped (no raw HTML) and ``javascript:`` links broken;
   raw cells lose their HTML format.
 - :class:`FeedbackPreprocessor` (in ``nbgrader_config.py`` for ``generate_feedback``) does
   the same again and removes the hidden tests from the locked cells, as nbgrader's
@@ -17,6 +17,7 @@ import re
 import nbformat
 from nbconvert.preprocessors import Preprocessor
 from nbgrader.preprocessors import ClearHiddenTests
+from traitlets import Bool
 
 SAFE_IMAGES = ("image/png", "image/jpeg")
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]*")
@@ -49,7 +50,8 @@ def sanitize_cell(cell) -> None:
             sanitize_output(output)
     elif not _locked(cell):
         if cell.cell_type == "markdown":
-            cell.source = _SCRIPT_LINKS.sub(r"\1&#58;", cell.source.replace("<", "&lt;"))
+            # `&#58;` would be decoded back into a link: break the scheme's name instead
+            cell.source = _SCRIPT_LINKS.sub(r"\1-blocked:", cell.source.replace("<", "&lt;"))
             cell.pop("attachments", None)
         elif cell.cell_type == "raw":
             for key in ("format", "raw_mimetype"):
@@ -64,6 +66,8 @@ def sanitize_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 class FeedbackPreprocessor(Preprocessor):
     """For ``nbgrader generate_feedback``: hidden tests removed, student HTML escaped."""
+
+    enabled = Bool(True, help="nbconvert runs only enabled preprocessors").tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         if _locked(cell) and cell.cell_type == "code":

@@ -94,7 +94,12 @@ class Sandbox:
                     "--unsafe-no-sandbox")
             log("warning: NO SANDBOX (bubblewrap unavailable): student code can read what this user "
                 "can read; only the resource limits and the guard apply")
+        _become_subreaper()
         identity = sandbox_identity(user, log)
+        if identity is not None and not isolated and not _can_run_python(identity):
+            log(f"warning: the user {user} cannot run {sys.executable} (a private folder on the way): "
+                "without a sandbox, student code runs as this user")
+            identity = None
         sandbox = cls(limits, identity, isolated, scratch)
         sandbox._write_passwd()
         return sandbox
@@ -203,17 +208,38 @@ class Sandbox:
         except psutil.Error:
             return []
 
-    def kill(self, root_pid: int | None) -> None:
+    def kill(self, root_pid: int | None, known: list[psutil.Process] = ()) -> None:
         """End the sandbox: killing bubblewrap ends its PID namespace, and with it every
-        process in it (however many times they forked). Outside a sandbox: the tree."""
-        procs = self.processes(root_pid)
+        process in it (however many times they forked). Outside a sandbox: the tree.
+        ``known``: processes seen earlier (bubblewrap's own, orphaned by then) to reap too."""
+        procs = list({p.pid: p for p in [*known, *self.processes(root_pid)] if p.is_running()}.values())
         for proc in procs:
             with contextlib.suppress(psutil.Error):
                 proc.send_signal(signal.SIGKILL)
         psutil.wait_procs(procs, timeout=5)
+        for proc in procs:  # orphans come to us (a subreaper): reap them, no zombie stays
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(proc.pid, os.WNOHANG)
 
     def release(self, runtime: Path) -> None:
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+def _become_subreaper() -> None:
+    """Processes of a sandbox that lose their parent become this process's children (not
+    init's, which in a container may never reap them), so :meth:`Sandbox.kill` reaps them."""
+    import ctypes
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+
+
+def _can_run_python(identity: tuple[int, int]) -> bool:
+    """Whether that user can start this interpreter (outside a sandbox, on the real file system)."""
+    try:
+        return subprocess.run([sys.executable, "-c", "pass"], user=identity[0], group=identity[1], extra_groups=[],
+                              capture_output=True, cwd="/", timeout=60).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
 
 
 def _traversable_parents(args: list[str]) -> list[str]:
