@@ -121,7 +121,6 @@ def instructor_loop(root: Path, monkeypatch, db_url: str | None) -> tuple[dict, 
         course.student(student, "fetch_feedback", ASSIGNMENT)
         html = next((course.home(student) / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html")).read_text()
         shown[student] = float(re.search(r"Score: ([0-9.]+) /", html).group(1))
-        assert "BEGIN HIDDEN TESTS" not in html
     export = root / "grades.csv"
     with Gradebook(course.db_url, COURSE_ID) as gb:
         CsvExportPlugin(to=str(export)).export(gb)

@@ -75,7 +75,7 @@ def _batch(course: Course, name: str, students: Iterable[str] | None, limits: Li
             released = course.released(name)
             assignment = Assignment(name, course.course_id, course.config, specs, Path(tmp) / "template.db",
                                     released if released.is_dir() else None, _watched(course))
-            journal = Journal.open(course, name, students, restart)
+            journal = Journal.open(course, name, students, restart, log)
             results = _run(course, assignment, students, sandbox, journal, limits, sandbox_user, unsafe,
                            workers, scheduler, log)
     finally:

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         results = grade(args.assignment, args.student, course_root=args.course, limits=limits,
                         sandbox_user=args.sandbox_user or None, unsafe_no_sandbox=args.unsafe_no_sandbox,
                         workers=args.workers, scheduler=args.scheduler, restart=args.restart)
-    except (ValueError, FileNotFoundError, PermissionError, SandboxUnavailable) as error:
+    except (ValueError, OSError, SandboxUnavailable) as error:  # OSError: files, the scheduler
         print(f"error: {error}", file=sys.stderr)
         return 2
     table = format_table(results)

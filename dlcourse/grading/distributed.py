@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -106,7 +107,10 @@ def grade_job(job: Job) -> Outcome:
         with tempfile.TemporaryDirectory(prefix="dlcourse-grading-") as tmp:
             os.chmod(tmp, 0o711)  # the sandbox user must reach its kernel's socket folder
             work = Path(tmp)
-            sandbox = Sandbox.create(job.limits, work, job.sandbox_user, job.unsafe_no_sandbox, log=_quiet)
+            try:
+                sandbox = Sandbox.create(job.limits, work, job.sandbox_user, job.unsafe_no_sandbox, log=_quiet)
+            except subprocess.CalledProcessError:  # another worker created the sandbox user meanwhile
+                sandbox = Sandbox.create(job.limits, work, job.sandbox_user, job.unsafe_no_sandbox, log=_quiet)
             (work / "template.db").write_bytes(job.template)
             released = write_folder(job.released, work / "released") if job.released else None
             assignment = replace(job.assignment, template=work / "template.db", released=released)

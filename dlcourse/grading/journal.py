@@ -6,7 +6,8 @@ and their gradebook rows are not touched. The client is the only writer, and eve
 written whole (a temporary file, then ``os.replace``), so a crash leaves each record either
 complete or absent.
 
-Per student, two records in ``.grading/batches/<assignment>/``:
+A rerun resumes only the same batch: the same assignment and the same students (any other
+selection starts a new batch). Per student, two records in ``.grading/batches/<assignment>/``:
 
 - ``<student>.graded``: the grading's outcome, written BEFORE the commit (write-ahead): a
   crash between it and the commit is recovered by committing it again, not by regrading;
@@ -26,6 +27,7 @@ import shutil
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
 from .course import Course
 from .results import Problem, Result
@@ -48,20 +50,22 @@ class Journal:
         self.folder = course.root / ".grading" / "batches" / assignment
 
     @classmethod
-    def open(cls, course: Course, assignment: str, students: list[str], restart: bool = False) -> "Journal":
-        """The unfinished batch of ``assignment`` if there is one (and not ``restart``), else a new one."""
+    def open(cls, course: Course, assignment: str, students: list[str], restart: bool = False,
+             log: Callable[[str], None] = print) -> "Journal":
+        """The unfinished batch of ``assignment`` if there is one for the same students (and not
+        ``restart``), else a new one."""
         journal = cls(course, assignment)
+        plan = journal.folder / "plan.json"
+        if plan.exists() and not restart and sorted(json.loads(plan.read_text())["students"]) != sorted(students):
+            log(f"an unfinished batch of {assignment} for other students is discarded (its committed "
+                "grades stay in the gradebook); this run grades the students asked for")
+            restart = True
         if restart and journal.folder.exists():
             shutil.rmtree(journal.folder)
         journal.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-        plan = journal.folder / "plan.json"
         if not plan.exists():
             _write_whole(plan, json.dumps({"students": students, "started": time.time()}).encode())
         return journal
-
-    @property
-    def resumed(self) -> bool:
-        return any(self.folder.glob("*.done")) or any(self.folder.glob("*.graded"))
 
     # ------------------------------------------------------------------ per student
     def done(self, student: str) -> Result | None:
