@@ -85,7 +85,8 @@ class Descendants:
         while self.running:
             for proc in psutil.Process().children(recursive=True):
                 with contextlib.suppress(psutil.Error):
-                    self.procs.add((proc.pid, proc.create_time(), proc.name()))
+                    if "multiprocessing.resource_tracker" not in " ".join(proc.cmdline()):  # Python's, lives on
+                        self.procs.add((proc.pid, proc.create_time(), proc.name()))
             time.sleep(0.2)
 
     def __exit__(self, *exc) -> None:
