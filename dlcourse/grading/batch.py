@@ -102,7 +102,7 @@ def _run(course: Course, assignment: Assignment, students: list[str], sandbox: S
             rows[student] = _commit_outcome(course, assignment, outcome, journal)
     if rows:
         log(f"finishing the unfinished batch of {assignment.name}: {len(rows)} of {len(students)} students "
-            f"already committed are kept as they are (--restart grades everyone again)")
+            f"already graded are not graded again (--restart grades everyone again)")
     todo = [s for s in students if s not in rows]
     previous = distributed.expected_seconds(journal.previous())
 

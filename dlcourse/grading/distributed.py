@@ -154,12 +154,14 @@ def on_dask(jobs: Callable[[str], Job], *, workers: int | None = None, scheduler
                 client = stack.enter_context(Client(scheduler, timeout="60s"))
             else:
                 stack.enter_context(dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}))
+                starting = time.monotonic()
                 cluster = stack.enter_context(LocalCluster(
                     n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                     dashboard_address=None, memory_limit=0,  # the sandbox bounds memory, not Dask
                     silence_logs=40))
                 client = stack.enter_context(Client(cluster))
-                log(f"Dask: {workers} local worker processes, scheduler {cluster.scheduler_address}")
+                log(f"Dask: {workers} local worker processes, scheduler {cluster.scheduler_address}, "
+                    f"ready in {time.monotonic() - starting:.1f} s")
             # longest first: a long submission started last would keep everyone waiting
             order = sorted(students, key=priority, reverse=True)
             futures = {}
