@@ -13,8 +13,10 @@ exactly the points their answers earn; a bad one keeps the points of the tests t
 before its trouble, gets none for the tests it broke or cheated, and is reported by name;
 no student code reads the solutions or the gradebook, or writes outside its folder.
 
-The table of the batch is written to test-artifacts/grading-adversarial.md (the lead
-copies it to bench/results/). Takes a few minutes: every submission starts a fresh kernel.
+The table of the batch is written to test-artifacts/grading-adversarial.md (copied into
+bench/results/grading-adversarial.md). Takes a few minutes (about 55 submissions, each a
+fresh sandboxed kernel: 7 minutes on 2 busy cores): the batches run once, in a module-scoped
+fixture, and many tests read them.
 """
 
 from __future__ import annotations
@@ -257,6 +259,18 @@ shell = get_ipython()
 shell.set_custom_exc((BaseException,), lambda shell, etype, value, tb, tb_offset=None: None)
 shell.events.register("post_run_cell", lambda result: setattr(result, "error_in_exec", None))
 """
+DROP_ERRORS = """
+session = get_ipython().kernel.session
+_send = session.send
+def _quiet(stream, msg_or_type, content=None, *args, **kwargs):
+    kind = msg_or_type if isinstance(msg_or_type, str) else msg_or_type.get("msg_type")
+    if kind == "error":
+        return None  # the grader never hears of a failed test
+    if kind == "execute_reply" and isinstance(content, dict) and content.get("status") == "error":
+        content = {"status": "ok", "execution_count": content.get("execution_count"), "user_expressions": {}, "payload": []}
+    return _send(stream, msg_or_type, content, *args, **kwargs)
+session.send = _quiet
+"""
 NOISY = wrap_functions("""
 import functools, sys, warnings
 def _wrap(f):
@@ -390,6 +404,7 @@ def generic_submissions(course: Course) -> dict[str, tuple[object, float | None,
     return {
         "c01_hooks": (cheat(HOOKS, solved=False), 0.0, ("tamper", "ast_transformers")),
         "c01_swallow_errors": (cheat(SWALLOW_ERRORS, solved=False), 0.0, ("tamper", "custom exception handler")),
+        "c01_drop_errors": (cheat(DROP_ERRORS, solved=False), 0.0, ("tamper", "session.send")),
         "c02_warnings": (cheat(NOISY, solved=True, after=True), full, None),
         "c03_fork_hopper": (cheat(FORK_HOPPER, solved=True), None, None),
         "c04_c05_snoop_course": (cheat(snoop_course(course), solved=False), 0.0, ("tamper", "started processes")),
@@ -475,7 +490,7 @@ REPORTED.update({
     ("activations", "patch_reference"): ("tamper", "torch.sigmoid"),
 })
 # the generic cheats' names (their notebooks need the course; built in the fixture)
-GENERIC_EXPECTED = ["c01_hooks", "c01_swallow_errors", "c02_warnings", "c03_fork_hopper", "c04_c05_snoop_course",
+GENERIC_EXPECTED = ["c01_hooks", "c01_swallow_errors", "c01_drop_errors", "c02_warnings", "c03_fork_hopper", "c04_c05_snoop_course",
                     "c06_peek", "c06_patch_libraries", "c07_stall", "c08_leave_things", "c08_read_leftovers",
                     "c10_html", "c11_grade_false", "c11_foreign_kernel", "c11_deep_expression", "zz_honest_after"]
 SUBMISSIONS = {"perceptron": perceptron_submissions, "mlp": mlp_submissions,
@@ -484,14 +499,13 @@ SUBMISSIONS = {"perceptron": perceptron_submissions, "mlp": mlp_submissions,
 
 # ------------------------------------------------------------------ the batch
 def host_leftovers() -> dict[str, set]:
-    """What a submission could leave on the host: processes of the sandbox user or of
-    bubblewrap, SysV shared-memory segments, lock files, temporary files."""
-    procs = {(p.info["pid"], p.info["name"]) for p in psutil.process_iter(["pid", "name", "username"])
-             if p.info["username"] == grading.SANDBOX_USER or p.info["name"] == "bwrap"}
+    """What a submission could leave on the host: processes (below this one: the grader is a
+    subreaper), SysV shared-memory segments, lock files, temporary files."""
+    procs = [(p.pid, p.name(), p.status()) for p in psutil.Process().children(recursive=True)]
     segments = set(re.findall(r"^0x[0-9a-f]+\s+(\d+)", subprocess.run(["ipcs", "-m"], capture_output=True,
                                                                         text=True).stdout, re.MULTILINE))
     locks = set(os.listdir("/run/lock")) if os.path.isdir("/run/lock") else set()
-    return {"processes": procs, "segments": segments, "locks": locks, "tmp": set(os.listdir("/tmp"))}
+    return {"descendants": procs, "segments": segments, "locks": locks, "tmp": set(os.listdir("/tmp"))}
 
 
 @pytest.fixture(scope="module")
@@ -666,8 +680,8 @@ def test_without_bubblewrap_root_must_ask_for_no_sandbox(batch, monkeypatch, cap
         assert grading.main(args) == 2
         assert "--unsafe-no-sandbox" in capsys.readouterr().err
     assert grading.main([*args, "--unsafe-no-sandbox"]) == 0
-    assert "NO SANDBOX" in capsys.readouterr().out
-    assert course.score("perceptron", "honest") == 10
+    out = capsys.readouterr().out
+    assert "NO SANDBOX" in out and course.score("perceptron", "honest") == 10, out
 
 
 # ------------------------------------------------------------------ fast unit checks
@@ -759,7 +773,8 @@ def test_class_7_no_submission_stalls_the_batch(batch):
 def test_class_8_nothing_of_a_submission_outlives_the_batch(batch):
     course, _, _ = batch
     before, after = course.leftovers_before, course.leftovers_after
-    assert after["processes"] <= before["processes"], after["processes"]  # ps: no sandbox user, no bubblewrap
+    # ps: the grader is a subreaper, so whatever a sandbox left would still be below this process
+    assert after["descendants"] == [], after["descendants"]
     assert after["segments"] <= before["segments"]  # ipcs -m: no new shared-memory segment
     assert not [n for n in after["locks"] - before["locks"] if "student" in n]  # /run/lock
     assert not [n for n in after["tmp"] - before["tmp"] if "left_by_a_student" in n or n.startswith("fill")]
@@ -783,7 +798,7 @@ def test_classes_9_10_feedback_and_formgrader_show_no_hidden_tests_and_no_studen
         html = (course.root / "feedback" / student / GENERIC / f"{GENERIC}.html").read_text()
         # the student's code is shown (escaped); no tag of the student's reaches the page
         assert not re.search(r"<(script|img)[^>]*(alert|onerror)", html), "student HTML in the feedback"
-        assert 'href="javascript' not in html
+        assert 'href="javascript:' not in html
         assert "BEGIN HIDDEN TESTS" not in html
         leaked = [line for line in hidden_lines(GENERIC) if line in html or line.replace('"', "&quot;") in html]
         assert not leaked, leaked[:3]
@@ -811,3 +826,31 @@ def test_class_4_the_exchange_has_safe_permissions_and_collect_refuses_forgeries
     course.run("collect", GENERIC)
     assert (course.root / "submitted" / "alice" / GENERIC).is_dir()
     assert not (course.root / "submitted" / "bob").exists()
+
+
+def test_static_findings_are_bounded_and_name_kernel_hooks_and_frames():
+    found = " | ".join(grading.static_findings(HOOKS + PEEK))
+    for words in ("reaches into the kernel (get_ipython)", "ast_transformers", "input_transformers_post",
+                  "frames (f_globals)", "frames (tb_frame)", "sys._getframe"):
+        assert words in found, (words, found)
+    started = time.monotonic()
+    assert "too large to check" in grading.static_findings("!true\n" * 100_000)[0]
+    assert "could not be checked" in grading.static_findings("x = " + "+".join(["1"] * 200_000))[0]
+    assert time.monotonic() - started < 30
+    assert grading.static_findings("%matplotlib inline\n!ls\nx = 1") == ["runs commands (get_ipython.system)"]
+
+
+def test_sanitize_notebook_keeps_text_and_images_only():
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
+            "display_data", data={"text/html": "<script>alert(1)</script>", "text/plain": "<HTML object>",
+                                  "image/png": "iVBORw0KGgo=", "image/svg+xml": "<svg onload=alert(1)/>"}),
+            nbformat.v4.new_output("display_data", data={"application/javascript": "alert(1)"})]),
+        nbformat.v4.new_markdown_cell("<img src=x onerror=alert(1)> [a](javascript:alert(1)) a < b"),
+        nbformat.v4.new_raw_cell("<script>alert(1)</script>", metadata={"format": "text/html"})])
+    grading.sanitize_notebook(nb)
+    first, second = nb.cells[0].outputs
+    assert first.data == {"image/png": "iVBORw0KGgo=", "text/plain": "<HTML object>"}
+    assert list(second.data) == ["text/plain"] and "removed by the grader" in second.data["text/plain"]
+    assert "<img" not in nb.cells[1].source and "javascript:" not in nb.cells[1].source and "a &lt; b" in nb.cells[1].source
+    assert "format" not in nb.cells[2].metadata

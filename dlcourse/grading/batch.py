@@ -68,7 +68,9 @@ def _batch(course: Course, name: str, students: Iterable[str] | None, limits: Li
     env_path = os.environ.get("PATH", "")
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env_path}"  # nbgrader runs `alembic`
     try:
-        with tempfile.TemporaryDirectory(prefix="dlcourse-grading-") as tmp:
+        # no "dlcourse" in the name: without a sandbox the kernel's paths are under it, and the
+        # hidden tests tell the course's code from the student's by "dlcourse" in a path
+        with tempfile.TemporaryDirectory(prefix="grading-batch-") as tmp:
             os.chmod(tmp, 0o711)  # the sandbox user must reach its kernel's socket folder
             sandbox = Sandbox.create(limits, Path(tmp), sandbox_user, unsafe, log)
             template_gradebook(course, name, Path(tmp) / "template.db")

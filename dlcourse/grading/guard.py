@@ -248,14 +248,22 @@ class Guard:
 
     def _ipython_classes(self) -> list[type]:
         """The classes whose methods run a cell: the shell's, the kernel's, the compiler's."""
-        objects = [self.ip, getattr(self.ip, "kernel", None), self.ip.compile, self.ip.displayhook,
-                   self.ip.display_pub, self.ip.input_transformer_manager, self.ip.events]
+        kernel = getattr(self.ip, "kernel", None)
+        objects = [self.ip, kernel, self.ip.compile, self.ip.displayhook, self.ip.display_pub,
+                   self.ip.input_transformer_manager, self.ip.events, *self._kernel_parts()]
         classes = []
         for obj in objects:
             for cls in type(obj).__mro__ if obj is not None else ():
                 if cls is not object and cls not in classes:
                     classes.append(cls)
         return classes
+
+    def _kernel_parts(self) -> list:
+        """What sends the cell's results to the grader (errors included): the kernel's
+        session and its IOPub socket."""
+        kernel = getattr(self.ip, "kernel", None)
+        parts = [getattr(kernel, "session", None), getattr(kernel, "iopub_socket", None)]
+        return [p for p in parts if p is not None and hasattr(p, "__dict__")]
 
     def _snapshot_ipython(self) -> dict:
         """The shell's lists of hooks and its own attributes (identity and contents)."""
@@ -269,8 +277,8 @@ class Guard:
                       for name, owner in lists.items() if isinstance(getattr(owner, name, None), list)},
             "callbacks": {event: (funcs, list(funcs)) for event, funcs in ip.events.callbacks.items()},
             "attributes": {obj_name: (obj, dict(vars(obj))) for obj_name, obj in
-                           (("shell", ip), ("compiler", ip.compile),
-                            ("kernel", getattr(ip, "kernel", None))) if obj is not None},
+                           (("shell", ip), ("compiler", ip.compile), ("kernel", getattr(ip, "kernel", None)),
+                            *zip(("session", "iopub"), self._kernel_parts())) if obj is not None},
             "custom_exceptions": ip.custom_exceptions,
         }
 

@@ -48,8 +48,8 @@ def bwrap_works() -> bool:
     """Whether bubblewrap can create the namespaces the sandbox needs here."""
     if not os.access(BWRAP, os.X_OK):
         return False
-    probe = [BWRAP, "--unshare-pid", "--unshare-ipc", "--unshare-net", "--unshare-uts",
-             "--die-with-parent", "--ro-bind", "/", "/", "true"]
+    probe = [BWRAP, "--unshare-pid", "--unshare-ipc", "--unshare-net", "--unshare-uts", "--die-with-parent",
+             "--as-pid-1", "--ro-bind", "/", "/", "true"]  # as PID 1: no reaper process left to us
     if os.geteuid() != 0:
         probe.insert(1, "--unshare-user")
     return subprocess.run(probe, capture_output=True).returncode == 0
