@@ -30,6 +30,8 @@ def parser() -> argparse.ArgumentParser:
                    help="memory student code may use on top of the kernel's own (default 2GiB)")
     p.add_argument("--disk", type=parse_size, default=Limits().disk,
                    help="size of each writable tmpfs of the sandbox (default 256MiB)")
+    p.add_argument("--threads", type=int, default=Limits().threads,
+                   help="PyTorch (OpenMP) threads per kernel (default 1)")
     p.add_argument("--cell-timeout", type=float, default=None,
                    help="seconds before one cell is interrupted (default: nbgrader's Execute.timeout)")
     p.add_argument("--course", default=".", help="the course folder (with nbgrader_config.py)")
@@ -61,7 +63,10 @@ def _workers(text: str) -> int | None:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     wall = args.timeout if args.timeout is not None else WALL_FOR.get(args.assignment, DEFAULT_WALL)
-    limits = Limits(wall=wall, memory=args.memory, cell_timeout=args.cell_timeout, disk=args.disk)
+    if args.threads < 1:
+        raise SystemExit(f"error: --threads must be at least 1, got {args.threads}")
+    limits = Limits(wall=wall, memory=args.memory, cell_timeout=args.cell_timeout, disk=args.disk,
+                    threads=args.threads)
     try:
         results = grade(args.assignment, args.student, course_root=args.course, limits=limits,
                         sandbox_user=args.sandbox_user or None, unsafe_no_sandbox=args.unsafe_no_sandbox,

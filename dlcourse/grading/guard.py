@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import hashlib
 import hmac
 import importlib
@@ -68,6 +69,7 @@ def _trusted_dirs() -> tuple[str, ...]:
     return tuple(d.rstrip(os.sep) + os.sep for d in dirs)
 
 
+@functools.lru_cache(maxsize=4096)  # asked for every frame the audit hook looks at: keep it cheap
 def _library_file(filename: str, trusted: tuple[str, ...]) -> bool:
     if filename.startswith("<frozen "):  # the standard library's frozen modules
         return True
@@ -485,18 +487,35 @@ class Guard:
 
     def run_test(self, nonce: str, source: str, keep=()):
         """Run a test cell in a copy of the user namespace; copy back only ``keep``.
-        Returns the value of a final expression (shown as the cell's result)."""
+
+        A test may swap one of the student's functions for its own (to see whether another
+        student function calls it): rebinding a name that holds a function of the student's
+        is written through to the user namespace at once. Nothing else the test binds (its
+        data, its expected values) ever reaches the student's globals. Returns the value of
+        a final expression (shown as the cell's result)."""
         self._scrub_request()
         namespace = dict(self.user_ns)
+        shared = {name for name, value in self.user_ns.items()
+                  if callable(value) and _student_made(value, self.trusted)}
+        sync = f"_grading_sync_{self.test_file[-9:-1]}"
+        namespace[sync] = lambda names: self._write_through(namespace, names)
         tree = ast.parse(self.ip.transform_cell(source), self.test_file)
+        tree.body = _with_write_through(tree.body, shared, sync)
         last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-        exec(compile(tree, self.test_file, "exec"), namespace)
+        exec(compile(ast.fix_missing_locations(tree), self.test_file, "exec"), namespace)
         value = eval(compile(ast.Expression(last.value), self.test_file, "eval"), namespace) if last else None
         for name in keep:
             if name in namespace:
                 self.user_ns[name] = namespace[name]
         self.completed.append(nonce)
         return value
+
+    def _write_through(self, namespace: dict, names: list[str]) -> None:
+        for name in names:
+            if name in namespace:
+                self.user_ns[name] = namespace[name]
+            else:
+                self.user_ns.pop(name, None)
 
     def _scrub_request(self) -> None:
         """The kernel keeps the request being run (with the test's source): drop the code."""
@@ -522,6 +541,48 @@ class Guard:
             if hard != resource.RLIM_INFINITY:
                 value = min(value, hard)
             resource.setrlimit(which, (value, value))
+
+
+_BLOCKS = ("body", "orelse", "finalbody")
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda, ast.ListComp, ast.SetComp,
+           ast.DictComp, ast.GeneratorExp)
+
+
+def _stored_names(statement: ast.stmt) -> set[str]:
+    """Names a statement binds in its own scope (not in the functions or classes it defines)."""
+    if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {statement.name}
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return {(a.asname or a.name).split(".")[0] for a in statement.names}
+    names, stack = set(), [statement]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        for field, child in ast.iter_fields(node):
+            if field in _BLOCKS or field == "handlers":  # their statements are rewritten on their own
+                continue
+            children = child if isinstance(child, list) else [child]
+            stack += [c for c in children if isinstance(c, ast.AST) and not isinstance(c, (*_SCOPES, ast.stmt))]
+    return names
+
+
+def _with_write_through(body: list[ast.stmt], shared: set[str], sync: str) -> list[ast.stmt]:
+    """``body`` with ``sync([names])`` after every statement that rebinds a ``shared`` name."""
+    out = []
+    for statement in body:
+        if not isinstance(statement, _SCOPES):
+            for field in _BLOCKS:
+                if isinstance(getattr(statement, field, None), list):
+                    setattr(statement, field, _with_write_through(getattr(statement, field), shared, sync))
+            for handler in getattr(statement, "handlers", []):
+                handler.body = _with_write_through(handler.body, shared, sync)
+        out.append(statement)
+        names = sorted(_stored_names(statement) & shared)
+        if names:
+            call = ast.Call(ast.Name(sync, ast.Load()), [ast.List([ast.Constant(n) for n in names], ast.Load())], [])
+            out.append(ast.copy_location(ast.Expr(call), statement))
+    return out
 
 
 def _probe(function, cls):

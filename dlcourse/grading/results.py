@@ -58,7 +58,9 @@ class Limits:
     file_bytes: int = 64 * MiB  # largest file the kernel may write
     disk: int = 256 * MiB
     processes: int = 256  # processes + threads of the sandbox user
-    threads: int = 2  # OMP/MKL threads
+    # OMP/MKL threads per kernel: 1, since a class is many kernels; with 2 on 2 busy cores the
+    # capstone's retrain took 4x as long (spinning OpenMP threads; bench/results/grading-times.md)
+    threads: int = 1
 
 
 def parse_size(text: str) -> int:
