@@ -77,11 +77,14 @@ clean:
 	rm -rf _build test-artifacts
 
 # Autograde one assignment, every submission in its own bubblewrap sandbox (dlcourse/grading/):
-#   make grade A=perceptron [STUDENTS="alice bob"] [TIMEOUT=60] [MEMORY=2GiB] [GRADE_FLAGS=--disk=512MiB]
+#   make grade A=perceptron [STUDENTS="alice bob"] [TIMEOUT=60] [MEMORY=2GiB] [WORKERS=1] [GRADE_FLAGS=--disk=512MiB]
 # One bad submission never stops the batch; prints (and keeps in .grading/) a table of scores and problems.
+# WORKERS=N grades N submissions at a time on a local Dask cluster (WORKERS=auto: one per core, as memory
+# allows); GRADE_FLAGS=--scheduler=tcp://HOST:8786 uses an existing cluster. Rerunning a killed batch finishes it.
 # TIMEOUT defaults to 60 s per submission (180 s for cifar10, whose hidden test retrains).
 .PHONY: grade
 MEMORY ?= 2GiB
+WORKERS ?= 1
 grade: env
 	@test -n "$(A)" || { echo "usage: make grade A=<assignment> [STUDENTS=\"s1 s2\"] [TIMEOUT=60] [MEMORY=2GiB]"; exit 2; }
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m dlcourse.grading "$(A)" $(if $(STUDENTS),--student $(STUDENTS)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) --memory $(MEMORY) $(GRADE_FLAGS)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m dlcourse.grading "$(A)" $(if $(STUDENTS),--student $(STUDENTS)) $(if $(TIMEOUT),--timeout $(TIMEOUT)) --memory $(MEMORY) --workers $(WORKERS) $(GRADE_FLAGS)

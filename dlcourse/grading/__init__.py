@@ -1,8 +1,8 @@
 """Autograding that survives real classes: each submission in its own sandbox, tests the
 student cannot reach, nothing left behind. For instructors::
 
-    python -m dlcourse.grading ASSIGNMENT [--student S ...] [--timeout 60] [--memory 2GiB]
-    make grade A=ASSIGNMENT
+    python -m dlcourse.grading ASSIGNMENT [--student S ...] [--timeout 60] [--memory 2GiB] [--workers N]
+    make grade A=ASSIGNMENT [WORKERS=N]
 
 A layer around nbgrader's own autograde, one module per stage:
 
@@ -17,6 +17,9 @@ A layer around nbgrader's own autograde, one module per stage:
 - :mod:`.submission`: :func:`grade_submission`, ONE submission -> grades and problems;
 - :mod:`.commit`: the only writer of the course's gradebook, one transaction per student;
 - :mod:`.batch` and :mod:`.cli`: the loop and the command line;
+- :mod:`.distributed`: who grades: this process, or Dask workers (``--workers N``,
+  ``--scheduler tcp://HOST:8786``), one task per submission, results committed as they arrive;
+- :mod:`.journal`: a killed batch is finished by running it again, nobody graded twice;
 - :mod:`.feedback`: no hidden tests and no student HTML in feedback and formgrader.
 
 Submodules are imported on first use, so the kernel-side ``guard`` imports nothing else.

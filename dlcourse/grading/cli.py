@@ -41,7 +41,23 @@ def parser() -> argparse.ArgumentParser:
                    help="grade without bubblewrap even as root: student code can then read what you can "
                         "(only on a throw-away machine)")
     p.add_argument("--report", default=None, help="also write the Markdown table here")
+    p.add_argument("--workers", type=_workers, default=1,
+                   help="grade N submissions at a time on a local Dask cluster of N processes "
+                        "('auto': one per core, as memory allows; default 1: one by one, no cluster)")
+    p.add_argument("--scheduler", default=None,
+                   help="grade on an existing Dask cluster, e.g. tcp://HOST:8786 (see the instructors' page)")
+    p.add_argument("--restart", action="store_true",
+                   help="grade everyone again, even if an unfinished batch of this assignment exists "
+                        "(by default a rerun keeps its committed students and grades the rest)")
     return p
+
+
+def _workers(text: str) -> int | None:
+    if text == "auto":
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"--workers takes a number of processes (1 or more) or 'auto', got {text!r}")
+    return int(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,8 +69,9 @@ def main(argv: list[str] | None = None) -> int:
                     threads=args.threads)
     try:
         results = grade(args.assignment, args.student, course_root=args.course, limits=limits,
-                        sandbox_user=args.sandbox_user or None, unsafe_no_sandbox=args.unsafe_no_sandbox)
-    except (ValueError, FileNotFoundError, PermissionError, SandboxUnavailable) as error:
+                        sandbox_user=args.sandbox_user or None, unsafe_no_sandbox=args.unsafe_no_sandbox,
+                        workers=args.workers, scheduler=args.scheduler, restart=args.restart)
+    except (ValueError, OSError, SandboxUnavailable) as error:  # OSError: files, the scheduler
         print(f"error: {error}", file=sys.stderr)
         return 2
     table = format_table(results)

@@ -109,7 +109,7 @@ def _timestamp(submitted: Path, inbox: Path) -> tuple[list[Problem], object]:
 
 
 def _extra_files(submitted: Path, assignment: Assignment) -> list[Problem]:
-    names = {f"{s.name}.ipynb" for s in assignment.specs} | {"timestamp.txt"}
+    names = {f"{s.name}.ipynb" for s in assignment.specs} | {"timestamp.txt", "submission_secret.txt"}
     extras = sorted(str(p.relative_to(submitted)) for p in submitted.rglob("*")
                     if p.is_file() and str(p.relative_to(submitted)) not in names
                     and ".ipynb_checkpoints" not in p.parts)
