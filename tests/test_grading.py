@@ -954,3 +954,22 @@ def test_a_locked_matplotlib_magic_is_not_tampering_and_figures_show():
     with guard_kernel([]) as (run, check):  # without the preset the magic itself is a change
         run("%matplotlib inline\n")
         assert "IPython event callbacks (post_execute)" in check("locked")
+
+
+def test_feedback_of_a_failing_hidden_test_shows_its_message_not_its_source():
+    """A failing hidden test's traceback quotes the hidden code: feedback keeps the error
+    and its message only (found by the PostgreSQL loop test of issue 17)."""
+    from dlcourse.grading.feedback import FeedbackPreprocessor
+
+    source = ("assert f(1) == 2, 'f(1): expected 2'\n### BEGIN HIDDEN TESTS\n"
+              "SECRET_INPUT = 41\nassert f(SECRET_INPUT) == 42, 'f: expected 42 for a hidden input'\n"
+              "### END HIDDEN TESTS")
+    cell = nbformat.v4.new_code_cell(source, metadata={"nbgrader": {"locked": True, "grade": True,
+                                                                   "grade_id": "t", "points": 1}})
+    cell.outputs = [nbformat.v4.new_output(
+        "error", ename="AssertionError", evalue="f: expected 42 for a hidden input",
+        traceback=["Traceback", "----> 3 assert f(SECRET_INPUT) == 42", "SECRET_INPUT = 41"])]
+    cell, _ = FeedbackPreprocessor().preprocess_cell(cell, {}, 0)
+    shown = cell.source + json.dumps(cell.outputs)
+    assert "SECRET_INPUT" not in shown, f"the hidden test leaks into feedback: {shown}"
+    assert "expected 42 for a hidden input" in shown, "the assert's message is the feedback"

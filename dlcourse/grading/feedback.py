@@ -64,6 +64,14 @@ def sanitize_notebook(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def _drop_tracebacks(cell) -> None:
+    """A failing hidden test's traceback quotes its source: keep only the error and its
+    message (what the assert says was expected), which is the feedback meant for the student."""
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+
+
 class FeedbackPreprocessor(Preprocessor):
     """For ``nbgrader generate_feedback``: hidden tests removed, student HTML escaped."""
 
@@ -71,6 +79,8 @@ class FeedbackPreprocessor(Preprocessor):
 
     def preprocess_cell(self, cell, resources, index):
         if _locked(cell) and cell.cell_type == "code":
+            if "BEGIN HIDDEN TESTS" in cell.source:
+                _drop_tracebacks(cell)
             try:
                 ClearHiddenTests()._remove_hidden_test_region(cell)
             except RuntimeError:  # unbalanced markers: drop the whole source, never leak it
