@@ -14,7 +14,6 @@ import fcntl
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -24,7 +23,7 @@ from .course import Course, load_assignment
 from .journal import Journal
 from .results import Limits, Problem, Result, dedupe, format_row, format_table
 from .sandbox import SANDBOX_USER, Sandbox
-from .submission import Assignment, Graded, grade_submission
+from .submission import Assignment, Graded
 
 
 def grade(assignment: str, students: Iterable[str] | None = None, *, course_root: str | Path = ".",
@@ -135,17 +134,6 @@ def _commit_outcome(course: Course, assignment: Assignment, outcome: "distribute
             result = _not_graded(outcome.student, assignment, error)
     result.seconds = outcome.seconds
     journal.write_done(result, worker=outcome.worker, started=outcome.started, ended=outcome.ended)
-    return result
-
-
-def _grade_and_commit(course: Course, assignment: Assignment, student: str, sandbox: Sandbox) -> Result:
-    started = time.monotonic()
-    try:
-        graded: Graded = grade_submission(course.submission(student, assignment.name), student, assignment, sandbox)
-        result = _commit_graded(course, assignment, student, graded)
-    except Exception as error:  # this student's row, never the batch's end
-        result = _not_graded(student, assignment, error)
-    result.seconds = time.monotonic() - started
     return result
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from .results import Limits
-from .sandbox import Sandbox, sandbox_identity
+from .sandbox import Sandbox
 from .submission import Assignment, Graded, grade_submission
 
 ALLOWED_FAILURES = 2  # workers a task may lose before its student is reported NOT GRADED
@@ -195,11 +195,6 @@ def default_workers(limits: Limits) -> int:
     except Exception:
         return cores
     return max(1, min(cores, int(memory // (limits.memory + (1 << 30)))))
-
-
-def prepare_sandbox_user(name: str | None, log: Callable[[str], None]) -> None:
-    """Create the sandbox user once, before workers race to create it."""
-    sandbox_identity(name, log)
 
 
 # ------------------------------------------------------------------ progress
