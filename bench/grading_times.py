@@ -113,7 +113,7 @@ def main(names: list[str]) -> None:
         "",
         f"Machine: {machine()}. torch uses {__import__('torch').get_num_threads()} threads"
         + "".join(f", {k}={os.environ[k]}" for k in ("OMP_NUM_THREADS", "GOMP_SPINCOUNT", "OMP_WAIT_POLICY") if k in os.environ)
-        + ".",
+        + f"; the sandboxed kernels of `make grade` use {__import__('dlcourse.grading').grading.Limits().threads} (its --threads).",
         f"Load average (1, 5, 15 min) when the measurement started: {', '.join(f'{v:.1f}' for v in START_LOAD)}",
         f"on {os.cpu_count()} logical CPUs; the 1-minute load before and after each run is in the table.",
         "With a load above the number of CPUs the machine was shared with other jobs, and",
