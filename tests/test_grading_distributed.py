@@ -33,7 +33,7 @@ import pytest
 
 from dlcourse import grading
 from dlcourse.grading.journal import Journal
-from nbgrader_course import REPO, Course, make_submission
+from nbgrader_course import REPO, Course, autograded_cells, make_submission, released_notebook
 from test_grading import LIMITS, generic_submissions, perceptron_submissions
 
 sys.path.insert(0, str(REPO / "bench"))
@@ -42,6 +42,8 @@ import grading_scale  # noqa: E402
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore::Warning")]
 
 ASSIGNMENT = "perceptron"
+# the reference solution's autograded points (what an honest student scores)
+FULL = sum(autograded_cells(released_notebook(ASSIGNMENT)).values())
 SUBSET = ["honest", "wrong", "exits", "raises", "memory_bomb", "snoop", "invalid_json",
           "c01_hooks", "c03_fork_hopper", "c08_leave_things", "c08_read_leftovers", "zz_honest_after"]
 ARTIFACT = REPO / "test-artifacts" / "grading-distributed.md"
@@ -203,7 +205,7 @@ def test_a_worker_killed_mid_task_is_replaced_and_its_student_graded_once(tmp_pa
         thread.join(timeout=400)
         assert not thread.is_alive()
     results = {r.student: r for r in outcome["results"]}
-    assert {s: r.score for s, r in results.items()} == {"a_honest": 10, "b_honest": 10, "c_honest": 10, "slow": 10}
+    assert {s: r.score for s, r in results.items()} == dict.fromkeys(["a_honest", "b_honest", "c_honest", "slow"], FULL)
     log = commits(course)
     assert collections.Counter(row["student"] for row in log) == {s: 1 for s in results}
     slow = next(row for row in log if row["student"] == "slow")
@@ -242,7 +244,7 @@ def test_a_killed_batch_is_finished_by_rerunning_it_and_nobody_is_graded_twice(t
     assert {s: (course.score(ASSIGNMENT, s),
                 (course.root / "autograded" / s / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").stat().st_mtime_ns)
             for s in done} == kept
-    assert all(course.score(ASSIGNMENT, s) == 10 for s in students)
+    assert all(course.score(ASSIGNMENT, s) == FULL for s in students)
     assert not journal.exists(), "a finished batch leaves no journal: the next run grades everyone"
 
 
@@ -304,7 +306,7 @@ def test_a_crash_between_grading_and_committing_is_recovered_without_regrading(t
     lines = []
     results = {r.student: r.score for r in grading.grade(ASSIGNMENT, course_root=course.root,
                                                           limits=SLOW_LIMITS, log=lines.append)}
-    assert results == {"alice": 10, "bob": 0}
+    assert results == {"alice": FULL, "bob": 0}
     assert any("2 of 2 students already graded" in line for line in lines), lines
     assert collections.Counter(row["student"] for row in commits(course)) == {"alice": 1, "bob": 1}
     assert course.score(ASSIGNMENT, "bob") == 0

@@ -120,7 +120,12 @@ class Sandbox:
         return folder
 
     def _mounts(self, runtime: Path, released: Path | None) -> list[str]:
-        args: list[str] = []
+        disk = str(self.limits.disk)
+        # The fresh /tmp comes first: a later mount on top of it would hide binds below /tmp
+        # (a course, or its .venv, cloned under /tmp).
+        args: list[str] = ["--proc", "/proc", "--dev", "/dev",
+                           "--perms", "1777", "--size", disk, "--tmpfs", "/tmp",
+                           "--perms", "1777", "--size", disk, "--tmpfs", "/dev/shm"]
         for top in ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
             if os.path.islink(top):
                 args += ["--symlink", os.readlink(top), top]
@@ -141,11 +146,7 @@ class Sandbox:
             args += ["--ro-bind", str(cache), f"{INSIDE_DATA}/cache"]
         if released is not None and released.is_dir():
             args += ["--ro-bind", str(released), INSIDE_RELEASED]
-        disk = str(self.limits.disk)
-        args += ["--proc", "/proc", "--dev", "/dev",
-                 "--perms", "1777", "--size", disk, "--tmpfs", "/tmp",
-                 "--perms", "1777", "--size", disk, "--tmpfs", "/dev/shm",
-                 "--size", disk, "--tmpfs", INSIDE_HOME,
+        args += ["--size", disk, "--tmpfs", INSIDE_HOME,
                  "--bind", str(runtime), str(runtime)]
         return _traversable_parents(args)
 
