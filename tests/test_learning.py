@@ -75,30 +75,31 @@ def quadratic():
 
 
 @pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])
-def test_gradient_descent_is_torch_sgd(momentum):
-    f = quadratic()
-    w0 = torch.tensor([-3.0, 2.0], dtype=torch.float64)
-    path = L.gradient_descent(f.grad, w0, lr=0.1, steps=25, momentum=momentum)
+def torch_path(make_optimizer, loss, w0, steps):
+    """The weights after each of `steps` steps of a torch.optim optimiser on `loss`."""
     w = w0.clone().requires_grad_()
-    opt = torch.optim.SGD([w], lr=0.1, momentum=momentum)
-    for k in range(25):
+    opt = make_optimizer([w])
+    path = [w0.clone()]
+    for _ in range(steps):
         opt.zero_grad()
-        f(w).backward()
+        loss(w).backward()
         opt.step()
-        assert torch.allclose(path[k + 1], w.detach()), f"step {k + 1}"
+        path.append(w.detach().clone())
+    return torch.stack(path)
+
+
+def test_gradient_descent_is_torch_sgd(momentum):
+    f, w0 = quadratic(), torch.tensor([-3.0, 2.0], dtype=torch.float64)
+    ours = L.gradient_descent(f.grad, w0, lr=0.1, steps=25, momentum=momentum)
+    theirs = torch_path(lambda p: torch.optim.SGD(p, lr=0.1, momentum=momentum), f, w0, 25)
+    assert torch.allclose(ours, theirs), f"largest gap {(ours - theirs).abs().max():.2e}"
 
 
 def test_adam_is_torch_adam():
-    f = quadratic()
-    w0 = torch.tensor([-3.0, 2.0], dtype=torch.float64)
-    path = L.adam(f.grad, w0, lr=0.3, steps=40)
-    w = w0.clone().requires_grad_()
-    opt = torch.optim.Adam([w], lr=0.3)
-    for k in range(40):
-        opt.zero_grad()
-        f(w).backward()
-        opt.step()
-        assert torch.allclose(path[k + 1], w.detach()), f"step {k + 1}"
+    f, w0 = quadratic(), torch.tensor([-3.0, 2.0], dtype=torch.float64)
+    ours = L.adam(f.grad, w0, lr=0.3, steps=40)
+    theirs = torch_path(lambda p: torch.optim.Adam(p, lr=0.3), f, w0, 40)
+    assert torch.allclose(ours, theirs), f"largest gap {(ours - theirs).abs().max():.2e}"
 
 
 def test_quadratic_gradient_and_stability_bound():
