@@ -74,7 +74,6 @@ def quadratic():
     return L.Quadratic(A, torch.tensor([1.0, -2.0], dtype=torch.float64))
 
 
-@pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])
 def torch_path(make_optimizer, loss, w0, steps):
     """The weights after each of `steps` steps of a torch.optim optimiser on `loss`."""
     w = w0.clone().requires_grad_()
@@ -88,6 +87,7 @@ def torch_path(make_optimizer, loss, w0, steps):
     return torch.stack(path)
 
 
+@pytest.mark.parametrize("momentum", [0.0, 0.5, 0.9])
 def test_gradient_descent_is_torch_sgd(momentum):
     f, w0 = quadratic(), torch.tensor([-3.0, 2.0], dtype=torch.float64)
     ours = L.gradient_descent(f.grad, w0, lr=0.1, steps=25, momentum=momentum)
