@@ -377,6 +377,16 @@ display({"text/html": "<img src=y onerror=alert('raw')>", "image/png": "\\"><scr
 """
 
 
+def put(course: Course, assignment: str, student: str, nb) -> None:
+    """Hand in a notebook, or raw bytes (a file that is not valid JSON) as one."""
+    if isinstance(nb, bytes):
+        folder = course.root / "submitted" / student / assignment
+        folder.mkdir(parents=True)
+        (folder / f"{assignment}.ipynb").write_bytes(nb)
+    else:
+        course.put_submission(assignment, student, nb)
+
+
 def snoop_course(course: Course) -> str:
     """Read the solutions through the repository's .git, list and write into the exchange,
     and forge a classmate's submission in the course folder."""
@@ -538,12 +548,7 @@ def batch(tmp_path_factory):
             if assignment == GENERIC:
                 made.update({student: nb for student, (nb, _, _) in generic_submissions(course).items()})
             for student, nb in made.items():
-                if isinstance(nb, bytes):
-                    folder = course.root / "submitted" / student / assignment
-                    folder.mkdir(parents=True)
-                    (folder / f"{assignment}.ipynb").write_bytes(nb)
-                else:
-                    course.put_submission(assignment, student, nb)
+                put(course, assignment, student, nb)
             started, load = time.monotonic(), os.getloadavg()[0]
             graded = grading.grade(assignment, course_root=course.root, limits=LIMITS, log=lines.append)
             seconds = time.monotonic() - started
