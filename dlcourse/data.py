@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from .lang import tr
 from ._checks import check_bool, check_int, check_tensor, describe
 
 __all__ = [
@@ -53,6 +54,11 @@ CIFAR10_CLASSES = [
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
 ]
+# What the Chinese edition shows for each class (dlcourse.lang); the data keep English keys.
+CLASS_NAMES_ZH = {
+    "airplane": "飞机", "automobile": "汽车", "bird": "鸟", "cat": "猫", "deer": "鹿",
+    "dog": "狗", "frog": "青蛙", "horse": "马", "ship": "船", "truck": "卡车",
+}
 
 
 class DataError(RuntimeError):
@@ -150,14 +156,23 @@ class Dataset:
                 )
 
     @property
+    def names(self) -> list[str]:
+        """The class names to show on a page, in the page's language (``classes`` are keys)."""
+        return [tr(c, CLASS_NAMES_ZH.get(c, c)) for c in self.classes]
+
+    @property
     def note(self) -> str:
         """One line for chapter output saying which copy of the data this is."""
+        n_train, n_test = len(self.train), len(self.test)
         if self.exact:
-            return f"{self.name}: official pixels ({len(self.train):,} train / {len(self.test):,} test)."
-        return (
-            f"{self.name}: loaded from an image-folder copy ({len(self.train):,} train / "
-            f"{len(self.test):,} test). If its images are JPEG, accuracy can differ from the "
-            "official release by about a point."
+            return tr(f"{self.name}: official pixels ({n_train:,} train / {n_test:,} test).",
+                      f"{self.name}:官方原始像素(训练 {n_train:,} 张 / 测试 {n_test:,} 张)。")
+        return tr(
+            f"{self.name}: loaded from an image-folder copy ({n_train:,} train / "
+            f"{n_test:,} test). If its images are JPEG, accuracy can differ from the "
+            "official release by about a point.",
+            f"{self.name}:从图像文件夹副本读取(训练 {n_train:,} 张 / 测试 {n_test:,} 张)。"
+            "如果其中的图像是 JPEG,准确率可能与官方发布的数据相差约一个百分点。",
         )
 
 

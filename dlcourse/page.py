@@ -20,15 +20,23 @@ from IPython.display import Code, Markdown
 __all__ = ["setup", "show", "markdown_table", "glue"]
 
 
-def setup(threads: int = 1) -> None:
+def setup(threads: int = 1, lang: str = "en") -> None:
     """Prepare a chapter's kernel: OpenMP waiting policy, torch threads, inline figures.
 
     ``threads``: how many CPU threads torch uses. Chapters with tiny tensors use 1 (more
     threads only add the cost of synchronising them); training chapters use 2, the cores
-    of a small laptop.
+    of a small laptop. ``lang``: the chapter's edition, ``"en"`` or ``"zh"``
+    (:mod:`dlcourse.lang`); Chinese pages also get a font with Chinese glyphs in figures.
     """
     if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
         raise ValueError(f"threads must be a positive integer, got {threads!r}")
+    from dlcourse import lang as language
+
+    language.set_language(lang)
+    if lang == "zh":
+        from dlcourse import plots
+
+        plots._use_chinese_fonts()
     # Read by libgomp when torch loads it, so it must be set before the first
     # `import torch`: a waiting thread spins briefly, then sleeps, instead of stealing
     # the core from the thread it waits for when other programs share the CPU.

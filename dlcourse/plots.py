@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from torch import Tensor
 
 from ._checks import check_int, check_real, check_tensor, describe
+from .lang import tr
 
 if TYPE_CHECKING:
     from .training import History
@@ -107,13 +108,14 @@ def training_curves(history: History, title: str | None = None) -> Figure:
         raise ValueError("history has no epochs to plot; train for at least one epoch")
     epochs = history.column("epoch")
     fig, (ax_loss, ax_acc) = _subplots(1, 2, figsize=(9, 3.2))
-    for ax, metric, ylabel in ((ax_loss, "loss", "loss"), (ax_acc, "acc", "accuracy (%)")):
+    for ax, metric, ylabel in ((ax_loss, "loss", tr("loss", "损失")),
+                                  (ax_acc, "acc", tr("accuracy (%)", "准确率 (%)"))):
         scale = 100 if metric == "acc" else 1
-        ax.plot(epochs, [v * scale for v in history.column(f"train_{metric}")], "o-", ms=3, label="train")
+        ax.plot(epochs, [v * scale for v in history.column(f"train_{metric}")], "o-", ms=3, label=tr("train", "训练"))
         test = history.column(f"test_{metric}")
         if all(v is not None for v in test):
-            ax.plot(epochs, [v * scale for v in test], "s-", ms=3, label="test")
-        ax.set_xlabel("epoch")
+            ax.plot(epochs, [v * scale for v in test], "s-", ms=3, label=tr("test", "测试"))
+        ax.set_xlabel(tr("epoch", "轮次"))
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         ax.legend()
@@ -148,14 +150,15 @@ def plot_confusion(y_true: Tensor, y_pred: Tensor, classes: Sequence[str],
     im = ax.imshow(cm, cmap="Blues")
     ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
     ax.set_yticks(range(len(classes)), classes)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
+    ax.set_xlabel(tr("predicted", "预测类别"))
+    ax.set_ylabel(tr("true", "真实类别"))
     for i in range(len(classes)):
         for j in range(len(classes)):
             value = cm[i, j].item()
             ax.text(j, i, f"{value:.0f}", ha="center", va="center", fontsize=7,
                     color="white" if value > cm.max().item() / 2 else "black")
-    fig.colorbar(im, ax=ax, fraction=0.046, label="% of true class" if normalize else "count")
+    fig.colorbar(im, ax=ax, fraction=0.046, label=tr("% of true class", "占真实类别的百分比") if normalize
+                 else tr("count", "数量"))
     fig.tight_layout()
     return fig
 
@@ -203,3 +206,36 @@ def _panel(tiles: list[Tensor], ncols: int, title: str | None, size: float,
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+# Fonts with Chinese glyphs, in order of preference (Debian/Ubuntu: fonts-noto-cjk or
+# fonts-wqy-microhei; macOS and Windows ship the last ones).
+CJK_FONTS = ("Noto Sans CJK SC", "WenQuanYi Micro Hei", "Source Han Sans SC",
+             "PingFang SC", "Microsoft YaHei", "SimHei")
+
+
+def _use_chinese_fonts() -> str:
+    """Let figures show Chinese: DejaVu Sans first (Latin text, the minus sign), then a CJK
+    font for what it lacks (matplotlib falls back glyph by glyph). A glyph missing from
+    every font becomes an error, so no figure silently shows empty boxes. Returns the
+    CJK font used."""
+    import warnings
+
+    import matplotlib
+    from matplotlib import font_manager
+
+    installed = {f.name for f in font_manager.fontManager.ttflist}
+    cjk = [name for name in CJK_FONTS if name in installed]
+    if not cjk:
+        raise RuntimeError(
+            "No font with Chinese glyphs was found, so the Chinese edition's figures would show "
+            "empty boxes. Install one: Debian/Ubuntu `sudo apt-get install fonts-noto-cjk`, "
+            "Fedora `sudo dnf install google-noto-sans-cjk-fonts`, macOS and Windows have one "
+            f"already. Looked for: {', '.join(CJK_FONTS)}. Then restart the kernel."
+        )
+    # The list itself, not "sans-serif": matplotlib falls back glyph by glyph only along
+    # font.family (3.11 also picks the right face of a .ttc collection such as Noto's).
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", *cjk]
+    matplotlib.rcParams["axes.unicode_minus"] = True
+    warnings.filterwarnings("error", message=r"Glyph \d+ .*missing from font")
+    return cjk[0]

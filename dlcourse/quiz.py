@@ -54,6 +54,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Union
 
+from .lang import current as current_language
+from .lang import tr
+
 __all__ = [
     "Choice",
     "Feedback",
@@ -73,6 +76,20 @@ MESSAGES: dict[str, str] = {
     "choose": "Select an option first, then press Check.",
     "number": "Enter a number first, then press Check.",
 }
+# The same phrases on the Chinese edition's pages (dlcourse.lang; the page's language).
+MESSAGES_ZH: dict[str, str] = {
+    "correct": "对了!",
+    "wrong": "不对。",
+    "wrong_numeric": "不对:",
+    "missing": "你选的都对,但至少还漏了一个正确选项。",
+    "choose": "请先选择一个选项,再点“检查”。",
+    "number": "请先输入一个数,再点“检查”。",
+}
+
+
+def _messages() -> dict[str, str]:
+    """The fixed phrases in the page's language."""
+    return MESSAGES_ZH if current_language() == "zh" else MESSAGES
 
 _render_counter = itertools.count(1)  # makes element ids unique per page
 
@@ -198,16 +215,16 @@ class MultipleChoice(_Question):
         if not self.multiple and len(selected) > 1:
             raise ValueError("This is a single-answer question: select one option.")
         if not selected:
-            return Feedback(False, MESSAGES["choose"])
+            return Feedback(False, _messages()["choose"])
         # The first wrong pick explains itself; the JS walks the same order.
         for i in selected:
             if not self.choices[i].correct:
-                return Feedback(False, MESSAGES["wrong"] + self.choices[i].explanation)
+                return Feedback(False, _messages()["wrong"] + self.choices[i].explanation)
         correct = [i for i, c in enumerate(self.choices) if c.correct]
         if any(i not in selected for i in correct):
-            return Feedback(False, MESSAGES["wrong"] + MESSAGES["missing"])
+            return Feedback(False, _messages()["wrong"] + _messages()["missing"])
         return Feedback(
-            True, MESSAGES["correct"] + " ".join(self.choices[i].explanation for i in correct)
+            True, _messages()["correct"] + " ".join(self.choices[i].explanation for i in correct)
         )
 
     def _payload(self) -> dict[str, Any]:
@@ -259,12 +276,12 @@ class Numeric(_Question):
     def check(self, answer: float | None) -> Feedback:
         """Judge a number: right iff |answer − self.answer| ≤ tolerance."""
         if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
-            return Feedback(False, MESSAGES["number"])  # None, text, ...
+            return Feedback(False, _messages()["number"])  # None, text, ...
         if not math.isfinite(answer):
-            return Feedback(False, MESSAGES["number"])
+            return Feedback(False, _messages()["number"])
         if abs(answer - self.answer) <= self.tolerance:
-            return Feedback(True, MESSAGES["correct"] + self.explanation)
-        return Feedback(False, MESSAGES["wrong_numeric"] + self.explanation)
+            return Feedback(True, _messages()["correct"] + self.explanation)
+        return Feedback(False, _messages()["wrong_numeric"] + self.explanation)
 
     def _payload(self) -> dict[str, Any]:
         # The JS gets the effective tolerance, so it needs no formula of its own.
@@ -285,9 +302,11 @@ class Quiz:
     """A titled list of questions that displays as widgets live and as HTML in the book."""
 
     questions: Sequence[Question] | Question
-    title: str = "Check your understanding"
+    title: str | None = None  # None: "Check your understanding" in the page's language
 
     def __post_init__(self) -> None:
+        if self.title is None:
+            self.title = tr("Check your understanding", "检验你的理解")
         if not isinstance(self.title, str):
             raise TypeError(f"Quiz title must be a string, got {self.title!r}")
         if isinstance(self.questions, (MultipleChoice, Numeric)):
@@ -325,7 +344,7 @@ class Quiz:
 
     def to_html(self) -> str:
         """Self-contained HTML: forms, labels, a JSON payload and a small inline script."""
-        payload = {"messages": MESSAGES, "questions": [q._payload() for q in self.questions]}
+        payload = {"messages": _messages(), "questions": [q._payload() for q in self.questions]}
         body = json.dumps(payload, allow_nan=False, sort_keys=True)
         cid = f"dlc-quiz-{hashlib.sha256(body.encode()).hexdigest()[:8]}-{next(_render_counter)}"
         parts = [
@@ -439,9 +458,9 @@ def _question_widget(q: Question) -> Any:
 
     stem = w.HTMLMath(html.escape(q.stem))
     feedback = w.HTMLMath("")
-    button = w.Button(description="Check")
+    button = w.Button(description=tr("Check", "检查"))
     if isinstance(q, Numeric):
-        number = w.FloatText(value=0.0, description="Answer", layout=w.Layout(width="16em"))
+        number = w.FloatText(value=0.0, description=tr("Answer", "答案"), layout=w.Layout(width="16em"))
         selector: Any = w.HBox([number, w.Label(q.unit)])
 
         def answer() -> Any:
@@ -468,12 +487,13 @@ def _question_html(q: Question, qid: str) -> str:
     if isinstance(q, Numeric):
         unit = f' <span class="dlc-quiz-unit">{esc(q.unit)}</span>' if q.unit else ""
         rows.append(
-            f'<div class="dlc-quiz-choice"><label for="{qid}-x">Your answer</label> '
+            f'<div class="dlc-quiz-choice"><label for="{qid}-x">{tr("Your answer", "你的答案")}</label> '
             f'<input type="number" step="any" inputmode="decimal" id="{qid}-x">{unit}</div>'
         )
     else:
         kind = "checkbox" if q.multiple else "radio"
-        hint = "Select all that apply." if q.multiple else "Choose one answer."
+        hint = (tr("Select all that apply.", "选出所有正确的选项。") if q.multiple
+                else tr("Choose one answer.", "选一个答案。"))
         rows.append(f'<p class="dlc-quiz-hint">{hint}</p>')
         for j, c in enumerate(q.choices):
             rows.append(
@@ -482,7 +502,7 @@ def _question_html(q: Question, qid: str) -> str:
                 f'<span class="dlc-quiz-letter">{letter(j)}.</span> {esc(c.text)}</label></div>'
             )
     rows += [
-        '<button type="button" class="dlc-quiz-check">Check</button>',
+        f'<button type="button" class="dlc-quiz-check">{tr("Check", "检查")}</button>',
         '<div class="dlc-quiz-feedback" role="status" aria-live="polite"></div>',
         "</fieldset>",
         "</div>",
@@ -577,7 +597,11 @@ window.dlcQuiz={verdict:verdict,wire:wire};
 
 
 def practice_question() -> MultipleChoice:
-    """The study note's practice question on activation functions (answer: B)."""
+    """The study note's practice question on activation functions (answer: B).
+
+    On a Chinese page it comes in the note's own words."""
+    if current_language() == "zh":
+        return _practice_question_zh()
     return MultipleChoice(
         "Which statement about activation functions is NOT correct?",
         [
@@ -611,6 +635,43 @@ def practice_question() -> MultipleChoice:
                 False,
                 "D is a true statement, the flip side of B: if every activation were "
                 "linear the whole network would collapse into a single linear map.",
+            ),
+        ],
+        id="activations-practice",
+    )
+
+
+def _practice_question_zh() -> MultipleChoice:
+    """The practice question as the study note words it (题目1)."""
+    return MultipleChoice(
+        "关于激活函数,选出下列说法中不对的答案",
+        [
+            Choice(
+                "激活函数可以引入非线性因素,完成复杂的函数映射。",
+                False,
+                "A 是正确的说法:层与层之间的非线性,正是叠起来的各层能表示弯曲的决策边界和"
+                "复杂映射的原因。",
+            ),
+            Choice(
+                "激活函数都是线性的,深度网络也可以完成学习和模拟其他复杂类型的数据,"
+                "例如图像、音频等。",
+                True,
+                "B 是不对的说法。线性映射的复合仍是线性映射:"
+                "$(\\mathbf{x}W_1+\\mathbf{b}_1)W_2+\\mathbf{b}_2 = \\mathbf{x}(W_1W_2) + "
+                "(\\mathbf{b}_1W_2+\\mathbf{b}_2)$(与书中一样,每行一个样本)。"
+                "激活函数全是线性的话,再深的网络也只是一个线性映射,无法建模图像或音频。",
+            ),
+            Choice(
+                "激活函数可以把当前特征空间映射到另一个空间,让数据能够更好的被分类。",
+                False,
+                "C 是正确的说法:每个非线性层把数据搬到一个新的特征空间,原本线性不可分的"
+                "类别(想想异或)在那里可能对下一个线性层变得可分。",
+            ),
+            Choice(
+                "激活函数不能都是线性的",
+                False,
+                "D 是正确的说法,也就是 B 的反面:如果每个激活函数都是线性的,整个网络就会"
+                "退化成一个线性映射。",
             ),
         ],
         id="activations-practice",

@@ -337,6 +337,7 @@ CASES: list[Case] = [
     Case("quiz.letter", lambda: quiz.letter(26), ValueError, "index"),
     # ---------------------------------------------------------------- page
     Case("page.setup", lambda: page.setup(threads=0), ValueError, "threads"),
+    Case("page.setup", lambda: page.setup(lang="fr"), ValueError, "en, zh"),
     Case("page.show", lambda: page.show(), ValueError, "at least one"),
     Case("page.markdown_table", lambda: page.markdown_table(["a"], [[1, 2]]), ValueError, "row 0"),
     Case("page.glue", lambda: page.glue("two words", 1), ValueError, "name"),
@@ -406,7 +407,7 @@ def test_the_scope_is_every_module_but_grading_and_sphinx() -> None:
 
     found = {m.name for m in pkgutil.iter_modules(dlcourse.__path__) if not m.name.startswith("_")}
     # The build's and the environment's tooling, not what chapters and exercises call.
-    tooling = {"sphinxext", "browser", "chapters", "jupyter_setup", "launch"}
+    tooling = {"sphinxext", "browser", "chapters", "jupyter_setup", "launch", "lang"}
     in_scope = {name for name in found if not name.startswith("grading") and name not in tooling}
     listed = {m.__name__.removeprefix("dlcourse.") for m in MODULES}
     assert in_scope <= listed, (
