@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from .lang import tr
 from ._checks import check_callable, check_int, check_real, check_tensor, describe
 
 __all__ = [
@@ -457,7 +458,8 @@ def debts_walk(graph: Graph = DEBT_GRAPH) -> dict[str, list[str]]:
     {"a": ["a chases c then e"], "b": ["b chases c then e", "b chases d then e"]}."""
     output_of(graph)  # checks the graph and that it has one output
     return {
-        x: [f"{x} chases " + " then ".join(p[1:]) for p in _paths(graph, x)]
+        x: [tr(f"{x} chases " + " then ".join(p[1:]),
+               f"{x} 向 " + " 讨薪,又转向 ".join(p[1:])) for p in _paths(graph, x)]
         for x in _inputs(graph)
     }
 

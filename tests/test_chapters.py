@@ -10,7 +10,7 @@ import pytest
 from dlcourse import chapters
 
 ROOT = Path(__file__).resolve().parents[1]
-CHAPTERS = sorted((ROOT / "book").glob("*.md"))
+CHAPTERS = sorted([*(ROOT / "book").glob("*.md"), *(ROOT / "book-zh" / "book").glob("*.md")])
 
 SAMPLE = """\
 ---
