@@ -223,7 +223,10 @@ def _logger() -> Any:
 
 
 def _add_vendor_static_path(app: Any, config: Any) -> None:
-    vendor = ensure_assets(Path(app.srcdir), log=_logger().info)
+    root = Path(app.srcdir)
+    if not (root / "dlcourse").is_dir() and (root.parent / "dlcourse").is_dir():
+        root = root.parent  # the Chinese edition (book-zh/) shares the English one's copy
+    vendor = ensure_assets(root, log=_logger().info)
     if str(vendor) not in config.html_static_path:
         config.html_static_path = [*config.html_static_path, str(vendor)]
 
@@ -354,6 +357,7 @@ def downloadable_notebook(nb: Any, repository_url: str = "", branch: str = "main
 
 def setup(app: Any) -> dict[str, Any]:
     app.add_config_value("dlcourse_notebooks_branch", "gh-pages", "html", [str])
+    app.add_config_value("dlcourse_edition", "en", "html", [str])
     app.connect("config-inited", _add_vendor_static_path)
     app.connect("doctree-read", _page_math_and_widget_state)
     app.connect("doctree-resolved", _warn_live_only_widgets)
