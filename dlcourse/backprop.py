@@ -459,7 +459,7 @@ def debts_walk(graph: Graph = DEBT_GRAPH) -> dict[str, list[str]]:
     output_of(graph)  # checks the graph and that it has one output
     return {
         x: [tr(f"{x} chases " + " then ".join(p[1:]),
-               f"{x} 向 " + " 讨薪,又转向 ".join(p[1:])) for p in _paths(graph, x)]
+               f"{x} 向 " + " 讨薪，又转向 ".join(p[1:])) for p in _paths(graph, x)]
         for x in _inputs(graph)
     }
 

@@ -166,13 +166,13 @@ class Dataset:
         n_train, n_test = len(self.train), len(self.test)
         if self.exact:
             return tr(f"{self.name}: official pixels ({n_train:,} train / {n_test:,} test).",
-                      f"{self.name}:官方原始像素(训练 {n_train:,} 张 / 测试 {n_test:,} 张)。")
+                      f"{self.name}：官方原始像素（训练 {n_train:,} 张 / 测试 {n_test:,} 张）。")
         return tr(
             f"{self.name}: loaded from an image-folder copy ({n_train:,} train / "
             f"{n_test:,} test). If its images are JPEG, accuracy can differ from the "
             "official release by about a point.",
-            f"{self.name}:从图像文件夹副本读取(训练 {n_train:,} 张 / 测试 {n_test:,} 张)。"
-            "如果其中的图像是 JPEG,准确率可能与官方发布的数据相差约一个百分点。",
+            f"{self.name}：从图像文件夹副本读取（训练 {n_train:,} 张 / 测试 {n_test:,} 张）。"
+            "如果其中的图像是 JPEG，准确率可能与官方发布的数据相差约一个百分点。",
         )
 
 

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .lang import tr
 from ._checks import check_int, check_module, check_real, check_tensor, describe
 
 __all__ = [
@@ -409,13 +410,13 @@ def _kernel(module: nn.Module) -> str:
     raise ValueError(f"layer_table does not know layers of type {type(module).__name__}.")
 
 
-_KINDS = {
-    nn.Conv2d: "conv",
-    SparseConv2d: "conv (Table I)",
-    nn.MaxPool2d: "max pool",
-    Subsampling: "subsampling",
-    nn.Linear: "fully connected",
-    EuclideanRBF: "Euclidean RBF (fixed)",
+_KINDS = {  # (English, Chinese: the study note's words)
+    nn.Conv2d: ("conv", "卷积层"),
+    SparseConv2d: ("conv (Table I)", "卷积层（表 I）"),
+    nn.MaxPool2d: ("max pool", "最大池化层"),
+    Subsampling: ("subsampling", "下采样层"),
+    nn.Linear: ("fully connected", "全连接层"),
+    EuclideanRBF: ("Euclidean RBF (fixed)", "欧氏 RBF 层（固定）"),
 }
 
 
@@ -458,7 +459,7 @@ def layer_table(model: nn.Module, input_shape: tuple[int, ...] | None = None) ->
         def hook(module: nn.Module, inputs: tuple[Tensor, ...], output: Tensor) -> None:
             rows.append({
                 "layer": name,
-                "kind": _KINDS.get(type(module), type(module).__name__),
+                "kind": tr(*_KINDS[type(module)]) if type(module) in _KINDS else type(module).__name__,
                 "input": _shape(inputs[0].shape),
                 "kernel": _kernel(module),
                 "output": _shape(output.shape),

@@ -78,12 +78,12 @@ MESSAGES: dict[str, str] = {
 }
 # The same phrases on the Chinese edition's pages (dlcourse.lang; the page's language).
 MESSAGES_ZH: dict[str, str] = {
-    "correct": "对了!",
+    "correct": "对了！",
     "wrong": "不对。",
-    "wrong_numeric": "不对:",
-    "missing": "你选的都对,但至少还漏了一个正确选项。",
-    "choose": "请先选择一个选项,再点“检查”。",
-    "number": "请先输入一个数,再点“检查”。",
+    "wrong_numeric": "不对：",
+    "missing": "你选的都对，但至少还漏了一个正确选项。",
+    "choose": "请先选择一个选项，再点“检查”。",
+    "number": "请先输入一个数，再点“检查”。",
 }
 
 
@@ -642,35 +642,35 @@ def practice_question() -> MultipleChoice:
 
 
 def _practice_question_zh() -> MultipleChoice:
-    """The practice question as the study note words it (题目1)."""
+    """The practice question as the study note words it (题目1), its punctuation included."""
     return MultipleChoice(
         "关于激活函数,选出下列说法中不对的答案",
         [
             Choice(
                 "激活函数可以引入非线性因素,完成复杂的函数映射。",
                 False,
-                "A 是正确的说法:层与层之间的非线性,正是叠起来的各层能表示弯曲的决策边界和"
+                "A 是正确的说法：层与层之间的非线性，正是叠起来的各层能表示弯曲的决策边界和"
                 "复杂映射的原因。",
             ),
             Choice(
                 "激活函数都是线性的,深度网络也可以完成学习和模拟其他复杂类型的数据,"
                 "例如图像、音频等。",
                 True,
-                "B 是不对的说法。线性映射的复合仍是线性映射:"
+                "B 是不对的说法。线性映射的复合仍是线性映射："
                 "$(\\mathbf{x}W_1+\\mathbf{b}_1)W_2+\\mathbf{b}_2 = \\mathbf{x}(W_1W_2) + "
-                "(\\mathbf{b}_1W_2+\\mathbf{b}_2)$(与书中一样,每行一个样本)。"
-                "激活函数全是线性的话,再深的网络也只是一个线性映射,无法建模图像或音频。",
+                "(\\mathbf{b}_1W_2+\\mathbf{b}_2)$（与书中一样，每行一个样本）。"
+                "激活函数全是线性的话，再深的网络也只是一个线性映射，无法建模图像或音频。",
             ),
             Choice(
                 "激活函数可以把当前特征空间映射到另一个空间,让数据能够更好的被分类。",
                 False,
-                "C 是正确的说法:每个非线性层把数据搬到一个新的特征空间,原本线性不可分的"
-                "类别(想想异或)在那里可能对下一个线性层变得可分。",
+                "C 是正确的说法：每个非线性层把数据搬到一个新的特征空间，原本线性不可分的"
+                "类别（想想异或）在那里可能对下一个线性层变得可分。",
             ),
             Choice(
                 "激活函数不能都是线性的",
                 False,
-                "D 是正确的说法,也就是 B 的反面:如果每个激活函数都是线性的,整个网络就会"
+                "D 是正确的说法，也就是 B 的反面：如果每个激活函数都是线性的，整个网络就会"
                 "退化成一个线性映射。",
             ),
         ],

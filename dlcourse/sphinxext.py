@@ -31,6 +31,10 @@ launch/download buttons honest:
   by the build (outputs included, widget views and state removed, since they need a
   kernel), with a first cell that installs ``dlcourse`` from the repository when it is
   missing (Colab, a fresh Jupyter).
+* **Two editions.** Every page starts with a link to the same page in the other edition
+  (English at the root, Chinese under ``zh/``; relative, so it works from ``file://``);
+  ``dlcourse_edition`` (``en`` or ``zh``) says which one is being built. jieba's user
+  dictionary (``html_search_options.dict``) is found relative to the book's folder.
 * **Colab.** Colab opens ``.ipynb`` files from GitHub, not MyST ``.md``: the Colab launch
   button points at ``_sources/<page>.ipynb`` on the branch the built site is published
   to (``dlcourse_notebooks_branch``, default ``gh-pages``; publish with
@@ -231,6 +235,45 @@ def _add_vendor_static_path(app: Any, config: Any) -> None:
         config.html_static_path = [*config.html_static_path, str(vendor)]
 
 
+def _search_dictionary_path(app: Any, config: Any) -> None:
+    """jieba loads the user dictionary from a path: make ``html_search_options.dict``
+    relative to the book's folder, wherever the build was started from."""
+    options = config.html_search_options or {}
+    path = options.get("dict")
+    if path and not os.path.isabs(path):
+        config.html_search_options = {**options, "dict": str(Path(app.confdir) / path)}
+
+
+# The two editions: English at the site's root (book/), Chinese under zh/ (book-zh/).
+EDITIONS = {"en": ("English", "en"), "zh": ("中文", "zh-CN")}
+
+
+def language_switch_href(pagename: str, edition: str, other_exists: bool) -> str:
+    """A relative link from ``pagename`` in ``edition`` to the same page in the other
+    edition (or to its front page when the other has no such page). Relative, so it works
+    from ``file://`` as well as from a server."""
+    up = "../" * pagename.count("/")
+    target = pagename if other_exists else "index"
+    return f"{up}zh/{target}.html" if edition == "en" else f"../{up}{target}.html"
+
+
+def _language_switch(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
+    """A link at the top of every page to the same page in the other edition."""
+    if doctree is None or "body" not in context:
+        return
+    edition = app.config.dlcourse_edition
+    other = "zh" if edition == "en" else "en"
+    srcdir = Path(app.srcdir)
+    other_src = srcdir / "book-zh" if edition == "en" else srcdir.parent
+    exists = any((other_src / f"{pagename}{suffix}").is_file() for suffix in (".md", ".ipynb"))
+    href = language_switch_href(pagename, edition, exists)
+    label, lang = EDITIONS[other]
+    context["body"] = (
+        f'<p class="dlc-lang-switch" style="text-align:right;margin:0 0 .5em">'
+        f'<a href="{href}" hreflang="{lang}" lang="{lang}">{label}</a></p>\n' + context["body"]
+    )
+
+
 def _page_math_and_widget_state(app: Any, doctree: Any) -> None:
     """Mark raw HTML that asks for MathJax as math; drop ipywidgets state (unused here)."""
     from docutils import nodes
@@ -359,6 +402,8 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_config_value("dlcourse_notebooks_branch", "gh-pages", "html", [str])
     app.add_config_value("dlcourse_edition", "en", "html", [str])
     app.connect("config-inited", _add_vendor_static_path)
+    app.connect("config-inited", _search_dictionary_path)
+    app.connect("html-page-context", _language_switch, priority=300)
     app.connect("doctree-read", _page_math_and_widget_state)
     app.connect("doctree-resolved", _warn_live_only_widgets)
     # sphinx-book-theme builds the header buttons at priority 501.

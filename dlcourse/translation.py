@@ -56,8 +56,9 @@ def _notebook(path: Path) -> Any:
     return jupytext.read(path)
 
 
-def source_of(zh: Path) -> Chapter:
-    """The English chapter and commit that ``zh`` was translated from (front matter)."""
+def source_of(zh: Path, root: Path = ROOT) -> Chapter:
+    """The English chapter and commit that ``zh`` was translated from (front matter;
+    ``source`` is relative to the repository ``root``)."""
     nb = _notebook(zh)
     meta = nb.metadata.get("translation") or nb.metadata.get("jupyter", {}).get("translation")
     if not isinstance(meta, dict) or not meta.get("source") or not meta.get("source_commit"):
@@ -65,7 +66,7 @@ def source_of(zh: Path) -> Chapter:
             f"{zh}: no 'translation: {{source: book/<name>.md, source_commit: <commit>}}' in "
             "the front matter; add it (book-zh/README.md)"
         )
-    return Chapter(zh=zh, en=ROOT / meta["source"], source_commit=str(meta["source_commit"]))
+    return Chapter(zh=zh, en=root / meta["source"], source_commit=str(meta["source_commit"]))
 
 
 def chapters() -> list[tuple[str, Path | None]]:
@@ -118,9 +119,9 @@ def _cell_summary(cell: Any) -> str:
     return first[:70]
 
 
-def differences(zh: Path) -> list[str]:
+def differences(zh: Path, root: Path = ROOT) -> list[str]:
     """What differs in structure between a Chinese chapter and its English source."""
-    chapter = source_of(zh)
+    chapter = source_of(zh, root)
     if not chapter.en.is_file():
         return [f"{zh}: its source {chapter.en} does not exist"]
     en_nb, zh_nb = _notebook(chapter.en), _notebook(zh)
@@ -155,15 +156,16 @@ def differences(zh: Path) -> list[str]:
             for key in es:
                 if es[key] != zs[key]:
                     out.append(f"{where}: {key} {zs[key]}, English {es[key]}")
-    return [f"{zh.relative_to(ROOT)}: {d}" for d in out]
+    shown = zh.relative_to(ROOT) if zh.is_relative_to(ROOT) else zh
+    return [f"{shown}: {d}" for d in out]
 
 
-def behind(zh: Path) -> bool:
+def behind(zh: Path, root: Path = ROOT) -> bool:
     """True when the English source changed (committed or not) since ``source_commit``."""
-    chapter = source_of(zh)
+    chapter = source_of(zh, root)
     result = subprocess.run(
-        ["git", "diff", "--quiet", chapter.source_commit, "--", str(chapter.en.relative_to(ROOT))],
-        cwd=ROOT, capture_output=True, text=True,
+        ["git", "diff", "--quiet", chapter.source_commit, "--", str(chapter.en.relative_to(root))],
+        cwd=root, capture_output=True, text=True,
     )
     if result.returncode > 1:
         raise RuntimeError(f"{zh}: git diff against {chapter.source_commit} failed: {result.stderr.strip()}")

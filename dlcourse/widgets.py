@@ -28,6 +28,8 @@ from typing import Any
 
 import ipywidgets as w
 from IPython.display import display
+
+from .lang import tr
 from matplotlib.figure import Figure
 
 __all__ = ["FramePlayer", "InteractiveFigure", "figure_png", "frame_player", "interactive_figure"]
@@ -38,6 +40,7 @@ STATIC_NOTE = (
     "A snapshot of an interactive figure. Run this page in Jupyter (download it with the "
     "button at the top, or use a launch button) to move the controls."
 )
+STATIC_NOTE_ZH = "交互式图形的一张快照。在 Jupyter 中运行本页（用页面顶部的按钮下载，或用启动按钮），即可拖动控件。"
 
 
 def figure_png(fig: Figure, dpi: int = 96) -> bytes:
@@ -134,7 +137,8 @@ class InteractiveFigure:
             '<figure class="dlc-interactive">'
             f'<img src="data:image/png;base64,{png}" alt="{html.escape(self.title or "interactive figure")}'
             f' ({html.escape(settings)})" style="max-width:100%">'
-            f"<figcaption>{html.escape(STATIC_NOTE)} Shown with {html.escape(settings)}.</figcaption>"
+            f"<figcaption>{html.escape(tr(STATIC_NOTE, STATIC_NOTE_ZH))} "
+            f"{html.escape(tr(f'Shown with {settings}.', f'图中取值：{settings}。'))}</figcaption>"
             "</figure>"
         )
 
@@ -163,10 +167,10 @@ PLAYER_SCRIPT = """(function () {
     img.src = frames[i]; slider.value = i;
     label.textContent = (i + 1) + " / " + frames.length;
   }
-  function stop() { clearInterval(timer); timer = null; play.textContent = "\\u25B6 play"; }
+  function stop() { clearInterval(timer); timer = null; play.textContent = "\\u25B6 " + %(play)s; }
   play.onclick = function () {
     if (timer) { stop(); return; }
-    play.textContent = "\\u23F8 pause";
+    play.textContent = "\\u23F8 " + %(pause)s;
     timer = setInterval(function () { show(i + 1); }, %(interval)d);
   };
   root.querySelector("[data-back]").onclick = function () { stop(); show(i - 1); };
@@ -207,19 +211,22 @@ class FramePlayer:
         uris = ["data:image/png;base64," + base64.b64encode(p).decode("ascii") for p in self.pngs]
         # A stable id from the content: rebuilding the page gives the same HTML.
         uid = "dlc-player-" + hashlib.sha1(b"".join(self.pngs)).hexdigest()[:12]
+        words = {"back": tr("back", "上一帧"), "play": tr("play", "播放"),
+                 "pause": tr("pause", "暂停"), "next": tr("next", "下一帧")}
         script = PLAYER_SCRIPT % {"id": json.dumps(uid), "frames": json.dumps(uris),
-                                  "interval": self.interval_ms}
+                                  "interval": self.interval_ms,
+                                  "play": json.dumps(words["play"]), "pause": json.dumps(words["pause"])}
         alt = html.escape(self.title or "animation", quote=True)
         caption = f"<b>{html.escape(self.title)}</b> " if self.title else ""
         return (
             f'<figure class="dlc-player" id="{uid}">'
-            f'<img src="{uris[0]}" alt="{alt}, frame 1 of {len(uris)}" style="max-width:100%">'
+            f'<img src="{uris[0]}" alt="{alt}, {tr("frame", "帧")} 1 / {len(uris)}" style="max-width:100%">'
             '<figcaption>'
             f"{caption}"
-            '<button type="button" data-back title="previous frame">&#9664; back</button> '
-            '<button type="button" data-play title="play or pause">&#9654; play</button> '
-            '<button type="button" data-next title="next frame">next &#9654;</button> '
-            f'<input type="range" min="0" max="{len(uris) - 1}" value="0" aria-label="frame" '
+            f'<button type="button" data-back title="{tr("previous frame", "上一帧")}">&#9664; {words["back"]}</button> '
+            f'<button type="button" data-play title="{tr("play or pause", "播放或暂停")}">&#9654; {words["play"]}</button> '
+            f'<button type="button" data-next title="{tr("next frame", "下一帧")}">{words["next"]} &#9654;</button> '
+            f'<input type="range" min="0" max="{len(uris) - 1}" value="0" aria-label="{tr("frame", "帧")}" '
             'style="vertical-align:middle"> '
             f'<span class="dlc-frame">1 / {len(uris)}</span>'
             "</figcaption>"

@@ -149,3 +149,14 @@ def test_an_unreachable_registry_says_what_to_do(tmp_path: Path, monkeypatch: py
 
 def test_the_tarball_url_is_the_registry_file_npm_pack_gets() -> None:
     assert sphinxext._tarball_url(sphinxext.MATHJAX).endswith("/mathjax/-/mathjax-3.2.2.tgz")
+
+
+def test_the_language_switch_links_the_same_page_in_the_other_edition() -> None:
+    from dlcourse.sphinxext import language_switch_href
+
+    # English at the root, Chinese under zh/: relative links, so file:// works too.
+    assert language_switch_href("book/mlp", "en", True) == "../zh/book/mlp.html"
+    assert language_switch_href("book/mlp", "zh", True) == "../../book/mlp.html"
+    assert language_switch_href("index", "en", True) == "zh/index.html"
+    # A page the other edition lacks (the glossary): its front page instead.
+    assert language_switch_href("book/glossary", "zh", False) == "../../index.html"
