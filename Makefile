@@ -1,5 +1,6 @@
 # The two commands of the README:
-#   make book   build the whole site into _build/html (venv, install, data, execute chapters)
+#   make book   build the whole site into _build/html (venv, install, data, execute chapters;
+#               the Chinese edition from book-zh/ into _build/html/zh)
 #   make test   run the whole test suite
 # Both work from a fresh clone and are idempotent.
 
@@ -26,6 +27,12 @@ SHARED_DATASETS ?= $(CURDIR)/../shared/datasets
 book: env data assets
 	# Every interactive figure is driven through its controls once (dlcourse/widgets.py).
 	DLCOURSE_CHECK_WIDGETS=1 $(BIN)/jupyter-book build . -W -n --keep-going
+	# The Chinese edition (book-zh/, its own execution cache) into _build/html/zh/; its
+	# figures need a font with Chinese glyphs (found, or installed: dlcourse/fonts.py).
+	@$(BIN)/python -m dlcourse.fonts --obtain
+	DLCOURSE_CHECK_WIDGETS=1 $(BIN)/jupyter-book build book-zh -W -n --keep-going
+	rm -rf _build/html/zh && cp -R book-zh/_build/html _build/html/zh
+	@$(BIN)/python scripts/zh-drift --behind
 
 # The suite includes browser tests of the built site (tests/test_site.py) and of JupyterLab,
 # so it first gets a browser (found, or installed: dlcourse/browser.py; else it stops at
@@ -68,13 +75,17 @@ data: env
 
 # The graded exercises' student versions, regenerated from their sources in solutions/
 # (never edit exercises/ by hand). Also records the tests in the gradebook for autograding.
+# Then their Chinese edition, book-zh/exercises/, from exercises/ and the translations in
+# book-zh/exercise-translations/ (dlcourse/exercises_zh.py; never edit it by hand either):
+# it stops, naming the cell, when an English cell changed since its translation.
 ASSIGNMENTS := perceptron mlp backprop activations convolution lenet5 cifar10
 
 exercises: env
 	for a in $(ASSIGNMENTS); do PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/nbgrader generate_assignment "$$a" --force --log-level=WARN || exit 1; done
+	$(BIN)/python -m dlcourse.exercises_zh $(ASSIGNMENTS)
 
 clean:
-	rm -rf _build test-artifacts
+	rm -rf _build book-zh/_build test-artifacts
 
 # Autograde one assignment, every submission in its own bubblewrap sandbox (dlcourse/grading/):
 #   make grade A=perceptron [STUDENTS="alice bob"] [TIMEOUT=60] [MEMORY=2GiB] [WORKERS=1] [GRADE_FLAGS=--disk=512MiB]

@@ -55,6 +55,10 @@ RECIPE = {  # the chapter's recipe: about 2–4 minutes on a quiet 2-core laptop
     "augment": {"crop_padding": 2, "flip": True}, "bf16": False, "seed": 0,
 }
 LONG = {**RECIPE, "epochs": 80}  # the same recipe, trained longer (under 10 minutes)
+# The same recipe trained fast (the chapter's "Training faster"): 4× larger batches with a
+# 4× higher peak learning rate, bfloat16 autocast and channels-last, fit's defaults for a
+# convolutional network on a CPU with native bf16 (training.fast_settings).
+FAST = {**RECIPE, "batch_size": 512, "lr": 0.2, "bf16": True, "channels_last": True}
 
 
 def variant(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -96,8 +100,11 @@ CONFIG: dict[str, Any] = {
     "seeds": {f"recipe ({RECIPE['epochs']} epochs), seed {s}": variant(RECIPE, seed=s) for s in (0, 1, 2)},
     # ... and trained longer, also with three seeds
     "long": {f"long recipe ({LONG['epochs']} epochs), seed {s}": variant(LONG, seed=s) for s in (0, 1, 2)},
+    # ... and trained fast, with three seeds
+    "fast": {f"fast recipe (batch 512, bf16, {FAST['epochs']} epochs), seed {s}": variant(FAST, seed=s)
+             for s in (0, 1, 2)},
 }
-GROUPS = ("added", "removed", "seeds", "long")
+GROUPS = ("added", "removed", "seeds", "long", "fast")
 
 
 def config_hash(config: dict[str, Any] | None = None) -> str:
@@ -119,6 +126,7 @@ def train(spec: dict[str, Any], threads: int = 1, limit: int | None = None) -> d
     if limit is not None:  # every k-th image: the files are sorted by class
         train_split, test = train_split[::len(train_split) // limit], test[::len(test) // limit]
     args = dict(spec)
+    args.setdefault("channels_last", False)  # the runs before FAST: fit's layout then
     augment = training.Augment(**args.pop("augment"))
     training.set_seed(args["seed"])  # the same seed fixes the initial weights
     model = LeNet()
@@ -236,6 +244,7 @@ def ablation(out: Path, jobs: int, limit: int | None = None, only: str = "",
         "results": results,
         "recipe_mean_test_acc": mean("seeds"),
         "long_recipe_mean_test_acc": mean("long"),
+        "fast_recipe_mean_test_acc": mean("fast"),
     }
     out.write_text(json.dumps(report, indent=1) + "\n")
     partial.unlink(missing_ok=True)

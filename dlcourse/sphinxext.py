@@ -365,10 +365,11 @@ def _write_ipynb_and_fix_colab(
         return
     org_repo = repo.removeprefix("https://github.com/")
     colab = (options.get("launch_buttons") or {}).get("colab_url", "").rstrip("/")
+    edition = "zh/" if app.config.dlcourse_edition == "zh" else ""  # published under zh/
     for group in context.get("header_buttons", []):
         for button in group.get("buttons", []):
             if button.get("text") == "Colab" and colab:
-                button["url"] = f"{colab}/github/{org_repo}/blob/{branch}/_sources/{pagename}.ipynb"
+                button["url"] = f"{colab}/github/{org_repo}/blob/{branch}/{edition}_sources/{pagename}.ipynb"
 
 
 def downloadable_notebook(nb: Any, repository_url: str = "", branch: str = "main") -> Any:

@@ -41,9 +41,11 @@ __all__ = [
     "default_device",
     "default_loss",
     "evaluate",
+    "fast_settings",
     "fit",
     "make_optimizer",
     "make_schedule",
+    "native_bf16",
     "predict",
     "random_crop",
     "random_flip",
@@ -368,6 +370,29 @@ def _check_batches_args(images: Tensor, labels: Tensor, batch_size: int) -> None
         raise ValueError(f"labels must be a tensor of shape ({len(images)},), got {describe(labels)}")
 
 
+def native_bf16(device: torch.device | str) -> bool:
+    """Whether ``device`` computes bfloat16 natively: a CUDA GPU that supports it, or a CPU
+    with AVX-512-BF16 or AMX instructions (elsewhere bf16 is emulated and slower)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        cpu = torch.cpu
+        return bool(getattr(cpu, "_is_avx512_bf16_supported", lambda: False)()
+                    or getattr(cpu, "_is_amx_tile_supported", lambda: False)())
+    return False
+
+
+def fast_settings(model: nn.Module, device: torch.device | str) -> dict[str, bool]:
+    """What ``fit`` uses when ``bf16`` and ``channels_last`` are left at ``None``: both on
+    for a network with convolutions (where they pay: ``bench/throughput.py``) on a device
+    that computes bfloat16 natively, both off otherwise (a plain MLP stays float32)."""
+    check_module(model)
+    convolutional = any(isinstance(m, nn.Conv2d) for m in model.modules())
+    on = convolutional and native_bf16(device)
+    return {"bf16": on, "channels_last": on}
+
+
 def _counted(batches: Iterable[tuple[Tensor, Tensor]], bar: tqdm) -> Iterator[tuple[Tensor, Tensor]]:
     """The same batches, ticking the progress bar once each."""
     for batch in batches:
@@ -392,8 +417,8 @@ def fit(
     loss_fn: LossFn | None = None,
     seed: int = 0,
     device: torch.device | str | None = None,
-    channels_last: bool = False,
-    bf16: bool = False,
+    channels_last: bool | None = None,
+    bf16: bool | None = None,
     progress: bool = True,
 ) -> History:
     """Train ``model`` on ``train`` for ``epochs``, evaluating on ``test`` after each.
@@ -406,9 +431,10 @@ def fit(
     pixel (N×H×W×C), the layout oneDNN's CPU convolutions prefer (same results up to
     rounding); the model is put back in the usual layout afterwards. ``bf16`` runs
     forward and backward in bfloat16 (autocast; weights, optimiser and loss stay
-    float32): faster on CPUs with AVX-512-BF16/AMX and on recent GPUs. Their speed is
-    measured by ``bench/fit_speed.py``, bf16's effect on accuracy by the ablation in
-    ``bench/cifar10_recipe.py``.
+    float32): faster on CPUs with AVX-512-BF16/AMX and on recent GPUs. Left at ``None``
+    both follow :func:`fast_settings`: on for a network with convolutions on a device
+    that computes bfloat16 natively, off elsewhere. Their speed is measured by
+    ``bench/throughput.py``, bf16's effect on accuracy by ``bench/cifar10_recipe.py``.
     """
     check_module(model)
     check_int(epochs, "epochs")
@@ -423,6 +449,11 @@ def fit(
     if loss_fn is not None:
         check_callable(loss_fn, "loss_fn")
     device = torch.device(device) if device is not None else default_device()
+    auto = fast_settings(model, device)
+    bf16 = auto["bf16"] if bf16 is None else bf16
+    channels_last = auto["channels_last"] if channels_last is None else channels_last
+    check_bool(bf16, "bf16")
+    check_bool(channels_last, "channels_last")
     generator = set_seed(seed)
     model.to(device)
     if channels_last:

@@ -293,6 +293,8 @@ CASES: list[Case] = [
     Case("quiz.Quiz", lambda: quiz.Quiz(quiz.practice_question(), title=3), TypeError, "title"),
     # ---------------------------------------------------------------- training
     Case("training.set_seed", lambda: training.set_seed(1.5), TypeError, "seed"),
+    Case("training.fast_settings", lambda: training.fast_settings("LeNet", "cpu"), TypeError, "model"),
+    Case("training.native_bf16", lambda: training.native_bf16("gpu0"), RuntimeError, "device"),
     Case("training.random_crop", lambda: training.random_crop(torch.zeros(1, 4, 4), 2), ValueError, r"\bx\b.*4-D"),
     Case("training.random_crop", lambda: training.random_crop(torch.zeros(1, 1, 4, 4), -2), ValueError, "padding"),
     Case("training.random_flip", lambda: training.random_flip(torch.zeros(4, 4)), ValueError, r"\bx\b.*4-D"),

@@ -44,7 +44,8 @@ def test_ablation_file_matches_the_scripts_current_config() -> None:
             epochs = bench.CONFIG[group][name]["epochs"]
             assert len(result["test_acc_per_epoch"]) == epochs
             assert result["test_acc"] == result["test_acc_per_epoch"][-1]
-    for group, key in (("seeds", "recipe_mean_test_acc"), ("long", "long_recipe_mean_test_acc")):
+    for group, key in (("seeds", "recipe_mean_test_acc"), ("long", "long_recipe_mean_test_acc"),
+                       ("fast", "fast_recipe_mean_test_acc")):
         accs = [r["test_acc"] for r in report["results"][group].values()]
         assert len(accs) == 3 and report[key] == pytest.approx(sum(accs) / len(accs), abs=0.01)
     # seed 0 of the seeds table is the recipe row of the ablation, trained once

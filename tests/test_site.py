@@ -209,9 +209,22 @@ def _plain_parts(text: str) -> list[str]:
     return [p.strip() for p in parts if len(p.strip()) >= 3]
 
 
-def _drive_quizzes(page: Any) -> list[str]:
+def _words(lang: str) -> tuple[str, str, str]:
+    """The quiz's "right", "wrong" and button words in the page's language (the package's
+    own phrases, so a page in the wrong language fails)."""
+    from dlcourse.quiz import MESSAGES, MESSAGES_ZH
+
+    zh = lang.lower().startswith("zh")
+    messages = MESSAGES_ZH if zh else MESSAGES
+    trim = "!！.。:： "
+    return (messages["correct"].strip().rstrip(trim), messages["wrong"].strip().rstrip(trim),
+            "检查" if zh else "Check")
+
+
+def _drive_quizzes(page: Any, lang: str = "en") -> list[str]:
     """Answer every question of every quiz wrong, then right; check the feedback."""
     problems = []
+    right, wrong, button = _words(lang)
     quizzes = page.locator(".dlc-quiz")
     for i in range(quizzes.count()):
         quiz = quizzes.nth(i)
@@ -225,10 +238,13 @@ def _drive_quizzes(page: Any) -> list[str]:
             problems.append(f"{name}: {elements.count()} questions shown, "
                             f"{len(data.get('questions', []))} in its data")
             continue
+        labels = {(b.text_content() or "").strip() for b in quiz.locator("button.dlc-quiz-check").all()}
+        if labels != {button}:
+            problems.append(f"{name}: expected its buttons to say {button!r}, got {sorted(labels)}")
         for k, question in enumerate(data["questions"]):
             problems += [
                 f"{name}, question {k + 1}: {p}"
-                for p in _drive_question(page, elements.nth(k), question)
+                for p in _drive_question(page, elements.nth(k), question, (right, wrong))
             ]
     return problems
 
@@ -251,12 +267,13 @@ def _answer(page: Any, el: Any, question: dict, answer: Any) -> tuple[str, str]:
     return text, feedback.get_attribute("class") or ""
 
 
-def _drive_question(page: Any, el: Any, question: dict) -> list[str]:
+def _drive_question(page: Any, el: Any, question: dict,
+                    words: tuple[str, str] = ("Correct", "Not quite")) -> list[str]:
     problems = []
 
     def expect(answer: Any, correct: bool, explanations: list[str]) -> None:
         text, cls = _answer(page, el, question, answer)
-        word, css = ("Correct", "dlc-correct") if correct else ("Not quite", "dlc-wrong")
+        word, css = (words[0], "dlc-correct") if correct else (words[1], "dlc-wrong")
         if not text.startswith(word) or css not in cls.split():
             problems.append(f"answer {answer!r}: expected {word!r} feedback, got {text!r}")
             return
@@ -278,6 +295,27 @@ def _drive_question(page: Any, el: Any, question: dict) -> list[str]:
             expect([wrong[0]], False, [choices[wrong[0]]["explanation"]])
         expect(right, True, [choices[j]["explanation"] for j in right])
     return problems
+
+
+def _language_switch_problems(page: Any, page_url: str, lang: str) -> list[str]:
+    """Every content page links to the same page in the other edition (English at the
+    root, Chinese under zh/); the link checker checks that the target exists."""
+    name = urlsplit(page_url).path.rsplit("/", 1)[-1]
+    if name in ("search.html", "genindex.html"):
+        return []
+    links = page.locator(".dlc-lang-switch a")
+    if links.count() != 1:
+        return [f"expected one link to the other edition (.dlc-lang-switch), found {links.count()}"]
+    target = urlsplit(links.first.evaluate("a => a.href")).path
+    here = urlsplit(page_url).path
+    zh = lang.lower().startswith("zh")
+    if zh != here.startswith("/zh/") or zh == target.startswith("/zh/"):
+        return [f"the language switch of a {lang or 'no-lang'} page points to {target}: "
+                "expected the other edition"]
+    same = here.removeprefix("/zh") == target.removeprefix("/zh")
+    if not same and not target.endswith("/index.html"):
+        return [f"the language switch points to {target}, not the same page in the other edition"]
+    return []
 
 
 def _is_favicon_probe(msg: Any) -> bool:
@@ -322,7 +360,9 @@ def check_page(browser: Any, page_url: str, screenshot: Path | None = None) -> l
 
         if page.locator(f'script[type="{WIDGET_VIEW}"]').count():
             problems.append("a live-only ipywidget (blank without a kernel) is on the page")
-        problems += _drive_quizzes(page)
+        lang = page.evaluate("() => document.documentElement.lang") or ""
+        problems += _drive_quizzes(page, lang)
+        problems += _language_switch_problems(page, page_url, lang)
         page.wait_for_load_state("networkidle", timeout=60_000)
         problems += [f"image did not load: {src}" for src in page.evaluate(_BROKEN_IMAGES)]
         problems += page.evaluate(_MATH_PROBLEMS)
@@ -413,7 +453,10 @@ def test_every_notebook_page_offers_an_ipynb_download_and_colab_opens_it() -> No
         page = path.removesuffix(".html")
         text = (SITE / path).read_text(encoding="utf-8")
         colab = re.findall(r'href="(https://colab\.research\.google\.com/[^"]*)"', text)
-        assert colab and all(u.endswith(f"/_sources/{page}.ipynb") for u in colab), colab
+        # the Chinese edition is published under zh/: its notebooks are in zh/_sources/
+        edition, _, name = page.rpartition("zh/") if page.startswith("zh/") else ("", "", page)
+        expected = f"/{'zh/' if page.startswith('zh/') else ''}_sources/{name}.ipynb"
+        assert colab and all(u.endswith(expected) for u in colab), (colab, expected)
 
 
 @pytest.mark.parametrize("path,href", _notebook_pages())
@@ -527,3 +570,60 @@ def test_site_pages_leaves_out_assets(tmp_path: Path) -> None:
         (tmp_path / rel).write_text("<p>")
     assert site_pages(tmp_path) == ["book/a.html", "index.html"]
     assert site_pages(tmp_path / "missing") == []
+
+
+# ---- the Chinese edition ----------------------------------------------------------------
+
+ZH_PAGES = [p for p in PAGES if p.startswith("zh/")]
+
+
+def test_both_editions_are_built() -> None:
+    english = {p for p in PAGES if not p.startswith("zh/")}
+    chinese = {p.removeprefix("zh/") for p in ZH_PAGES}
+    assert "book/glossary.html" in chinese, "no Chinese edition in _build/html/zh: run `make book`"
+    assert english - {"search.html", "genindex.html"} <= chinese, sorted(english - chinese)
+
+
+@pytest.mark.parametrize("start,other", [("book/perceptron.html", "zh"), ("zh/book/perceptron.html", "en"),
+                                         ("zh/book/glossary.html", "en")])
+def test_the_language_switch_works_from_file_urls(browser: Any, start: str, other: str) -> None:
+    """Opened from disk (file://), the switch still lands on the other edition's page."""
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto((SITE / start).as_uri(), wait_until="load")
+        page.click(".dlc-lang-switch a")
+        page.wait_for_load_state("load")
+        assert page.evaluate("() => document.documentElement.lang").lower().startswith(other), page.url
+        path = unquote(urlsplit(page.url).path)
+        landed = Path(path).relative_to(SITE).as_posix()
+        expected = {"book/perceptron.html": "zh/book/perceptron.html",
+                    "zh/book/perceptron.html": "book/perceptron.html",
+                    "zh/book/glossary.html": "index.html"}[start]
+        assert landed in (expected, "book/intro.html" if expected == "index.html" else expected), landed
+    finally:
+        context.close()
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("query,chapter", [("反向传播", "book/backprop.html"), ("卷积", "book/convolution.html"),
+                                           ("学习率", "book/learning.html")])
+def test_chinese_search_finds_the_chapter(browser: Any, site: SiteServer, query: str, chapter: str) -> None:
+    """Sphinx's search in Chinese (jieba segments the pages and the query): the chapter
+    about the term is among the first three results."""
+    from urllib.parse import quote
+
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(f"{site.url}zh/search.html?q={quote(query)}", wait_until="load")
+        page.wait_for_function(
+            "() => { const s = document.querySelector('#search-results .search-summary');"
+            " return s && s.textContent.trim().length > 0; }", timeout=120_000)
+        hrefs = page.eval_on_selector_all("#search-results ul.search li a",
+                                          "els => els.map(a => a.getAttribute('href'))")
+        found = [h.split("?")[0].split("#")[0] for h in hrefs]
+        assert any(h.endswith(chapter) for h in found[:3]), (
+            f"searching {query!r}: expected {chapter} among the first three results, got {found[:8]}")
+    finally:
+        context.close()

@@ -149,8 +149,8 @@ def test_flip_only_augment_mirrors_whole_images() -> None:
 
 def test_fit_channels_last_matches_default_layout_and_restores_it(mnist: data.Dataset) -> None:
     split = _padded_digits(mnist, 1024)
-    h1, m1 = _train(split, seed=3)
-    h2, m2 = _train(split, seed=3, channels_last=True)
+    h1, m1 = _train(split, seed=3, channels_last=False, bf16=False)
+    h2, m2 = _train(split, seed=3, channels_last=True, bf16=False)
     assert h2.column("train_loss") == pytest.approx(h1.column("train_loss"), abs=1e-3)
     assert all(p.is_contiguous() for p in m2.parameters())  # back in the usual layout
 
@@ -241,3 +241,24 @@ def test_evaluate_and_predict_reject_an_empty_split(run) -> None:
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2))
     with pytest.raises(ValueError, match="split is an empty split"):
         run(model, _tiny_split(4)[:0])
+
+
+def test_fast_settings_are_on_only_for_convolutions_on_native_bf16() -> None:
+    mlp = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    assert training.fast_settings(mlp, "cpu") == {"bf16": False, "channels_last": False}
+    native = training.native_bf16("cpu")
+    assert training.fast_settings(LeNet(), "cpu") == {"bf16": native, "channels_last": native}
+    assert training.native_bf16("meta") is False
+
+
+def test_fit_defaults_to_the_fast_settings(mnist: data.Dataset) -> None:
+    """Left at None, bf16 and channels_last are what fast_settings says: the same numbers
+    as asking for them explicitly, and different from float32 where bf16 is on."""
+    split = _padded_digits(mnist, 512)
+    auto, _ = _train(split, seed=1)
+    fast = training.fast_settings(LeNet(in_channels=1), "cpu")
+    explicit, _ = _train(split, seed=1, **fast)
+    assert auto.column("train_loss") == explicit.column("train_loss")
+    if fast["bf16"]:
+        fp32, _ = _train(split, seed=1, bf16=False, channels_last=False)
+        assert auto.column("train_loss") != fp32.column("train_loss")
