@@ -104,6 +104,9 @@ def padded_mnist(limit: int | None = None) -> tuple[data.Split, data.Split]:
 def run(spec: dict[str, Any], train: data.Split, test: data.Split) -> dict[str, Any]:
     """Train one network as ``spec`` says; return its per-epoch test errors and timings."""
     fit_args = dict(spec["fit"])
+    # float32, usual layout: how the recorded runs trained (before fit's fast defaults)
+    fit_args.setdefault("bf16", False)
+    fit_args.setdefault("channels_last", False)
     training.set_seed(fit_args["seed"])  # the same seed fixes the initial weights
     model = build(spec["model"])
     load_before = os.getloadavg()[0]
