@@ -32,7 +32,8 @@ def find_cjk_fonts(rescan: bool = False) -> list[str]:
 
     if rescan:
         font_manager.fontManager = font_manager._load_fontmanager(try_read_cache=False)
-    installed = {f.name for f in font_manager.fontManager.ttflist}
+    # matplotlib's cache can list a font that has since been uninstalled: check the file
+    installed = {f.name for f in font_manager.fontManager.ttflist if os.path.isfile(f.fname)}
     return [name for name in CJK_FONTS if name in installed]
 
 

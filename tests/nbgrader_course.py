@@ -139,6 +139,12 @@ class Course:
         assert result["success"], f"nbgrader {step}{args} failed:\n{result.get('error')}\n{result.get('log')}"
         return result
 
+    def autograde(self, assignment: str, student: str, nb: nbformat.NotebookNode) -> dict[str, CellGrade]:
+        """Hand in ``nb`` as ``student``'s submission, autograde it and return its grades."""
+        self.put_submission(assignment, student, nb)
+        self.run("autograde", assignment, student)
+        return self.grades(assignment, student)
+
     def put_submission(self, assignment: str, student: str, nb: nbformat.NotebookNode) -> None:
         """Place a notebook in submitted/ as `nbgrader collect` would."""
         folder = self.root / "submitted" / student / assignment

@@ -120,9 +120,7 @@ def test_solution_passes_the_validator(course, name):
 
 @pytest.mark.parametrize("name", ASSIGNMENTS)
 def test_released_notebook_scores_zero(course, name):
-    course.put_submission(name, "released", released_notebook(name))
-    course.run("autograde", name, "released")
-    grades = course.grades(name, "released")
+    grades = course.autograde(name, "released", released_notebook(name))
     auto = autograded_cells(released_notebook(name))
     assert set(auto) <= set(grades)
     assert {gid: grades[gid].score for gid in auto} == {gid: 0.0 for gid in auto}

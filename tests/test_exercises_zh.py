@@ -352,9 +352,7 @@ def test_chinese_reference_gets_the_english_marks(course, name):
 @pytest.mark.filterwarnings("ignore:Object of type <Submitted")
 @pytest.mark.parametrize("name", GRADED)
 def test_released_chinese_notebook_scores_zero(course, name):
-    course.put_submission(name, "zh_released", zh_notebook(name))
-    course.run("autograde", name, "zh_released")
-    grades = course.grades(name, "zh_released")
+    grades = course.autograde(name, "zh_released", zh_notebook(name))
     auto = autograded_cells(released_notebook(name))
     assert {g: grades[g].score for g in auto} == {g: 0.0 for g in auto}, \
         f"{name}: expected 0 on every test cell, got {({g: grades[g].score for g in auto})}"
