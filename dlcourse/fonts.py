@@ -5,10 +5,13 @@ one clear instruction.
 With no CJK font installed it installs Debian's ``fonts-noto-cjk`` when it can (root
 with apt-get); otherwise it prints what to install and exits with status 1, so the build
 stops at once instead of failing in the first figure of the first Chinese chapter.
+:func:`use_for_figures` (called by ``page.setup(lang="zh")``) sets matplotlib to draw
+with it, and makes a glyph that no font has an error.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import subprocess
@@ -50,6 +53,44 @@ def obtain() -> str:
         if found:
             return found[0]
     raise RuntimeError(INSTRUCTION)
+
+
+def use_for_figures() -> str:
+    """Let figures show Chinese: DejaVu Sans first (Latin text, the minus sign), then a CJK
+    font for what it lacks (matplotlib falls back glyph by glyph). A glyph missing from
+    every font becomes an error, so no figure silently shows empty boxes. Returns the
+    CJK font used."""
+    import warnings
+
+    import matplotlib
+
+    cjk = find_cjk_fonts() or find_cjk_fonts(rescan=True)
+    if not cjk:
+        raise RuntimeError(INSTRUCTION.replace("run make book again", "restart the kernel"))
+    # The list itself, not "sans-serif": matplotlib falls back glyph by glyph only along
+    # font.family (3.11 also picks the right face of a .ttc collection such as Noto's).
+    matplotlib.rcParams["font.family"] = ["DejaVu Sans", *cjk]
+    matplotlib.rcParams["axes.unicode_minus"] = True
+    warnings.filterwarnings("error", message=r"Glyph \d+ .*missing from font")
+    # A label with $...$ maths is drawn whole by mathtext, with one Latin font and no
+    # fallback: its Chinese would be boxes, and mathtext only logs that. Make it an error.
+    mathtext_log = logging.getLogger("matplotlib.mathtext")
+    if not any(isinstance(f, _MathtextGlyphError) for f in mathtext_log.filters):
+        mathtext_log.addFilter(_MathtextGlyphError())
+    return cjk[0]
+
+
+class _MathtextGlyphError(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "does not have a glyph" in message:
+            raise UserWarning(
+                f"{message} (a glyph missing from font in a figure label with $...$ maths: "
+                "mathtext draws the whole label with one Latin font, so Chinese in it would "
+                "show as boxes. Write the maths with Unicode characters (η, x₁, √k) or put "
+                "the Chinese words in a separate label.)"
+            )
+        return True
 
 
 def main(argv: list[str]) -> int:

@@ -34,9 +34,9 @@ def setup(threads: int = 1, lang: str = "en") -> None:
 
     language.set_language(lang)
     if lang == "zh":
-        from dlcourse import plots
+        from dlcourse import fonts
 
-        plots._use_chinese_fonts()
+        fonts.use_for_figures()
     # Read by libgomp when torch loads it, so it must be set before the first
     # `import torch`: a waiting thread spins briefly, then sleeps, instead of stealing
     # the core from the thread it waits for when other programs share the CPU.

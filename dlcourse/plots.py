@@ -7,7 +7,6 @@ exactly once (as the cell's value) and nothing leaks into pyplot's global state.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -208,42 +207,3 @@ def _panel(tiles: list[Tensor], ncols: int, title: str | None, size: float,
     fig.tight_layout()
     return fig
 
-
-def _use_chinese_fonts() -> str:
-    """Let figures show Chinese: DejaVu Sans first (Latin text, the minus sign), then a CJK
-    font for what it lacks (matplotlib falls back glyph by glyph). A glyph missing from
-    every font becomes an error, so no figure silently shows empty boxes. Returns the
-    CJK font used."""
-    import warnings
-
-    import matplotlib
-
-    from .fonts import INSTRUCTION, find_cjk_fonts
-
-    cjk = find_cjk_fonts() or find_cjk_fonts(rescan=True)
-    if not cjk:
-        raise RuntimeError(INSTRUCTION.replace("run make book again", "restart the kernel"))
-    # The list itself, not "sans-serif": matplotlib falls back glyph by glyph only along
-    # font.family (3.11 also picks the right face of a .ttc collection such as Noto's).
-    matplotlib.rcParams["font.family"] = ["DejaVu Sans", *cjk]
-    matplotlib.rcParams["axes.unicode_minus"] = True
-    warnings.filterwarnings("error", message=r"Glyph \d+ .*missing from font")
-    # A label with $...$ maths is drawn whole by mathtext, with one Latin font and no
-    # fallback: its Chinese would be boxes, and mathtext only logs that. Make it an error.
-    mathtext_log = logging.getLogger("matplotlib.mathtext")
-    if not any(isinstance(f, _MathtextGlyphError) for f in mathtext_log.filters):
-        mathtext_log.addFilter(_MathtextGlyphError())
-    return cjk[0]
-
-
-class _MathtextGlyphError(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "does not have a glyph" in message:
-            raise UserWarning(
-                f"{message} (a glyph missing from font in a figure label with $...$ maths: "
-                "mathtext draws the whole label with one Latin font, so Chinese in it would "
-                "show as boxes. Write the maths with Unicode characters (η, x₁, √k) or put "
-                "the Chinese words in a separate label.)"
-            )
-        return True

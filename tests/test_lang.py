@@ -12,7 +12,7 @@ import matplotlib
 import pytest
 import torch
 
-from dlcourse import backprop, lang, plots, quiz
+from dlcourse import backprop, fonts, lang, plots, quiz
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ def test_the_practice_question_comes_in_the_notes_own_words(zh: None) -> None:
 
 def test_plot_labels_and_the_debt_walk_follow_the_page(zh: None) -> None:
     with matplotlib.rc_context(), warnings.catch_warnings():
-        plots._use_chinese_fonts()  # a glyph missing from every font is an error
+        fonts.use_for_figures()  # a glyph missing from every font is an error
         fig = plots.plot_confusion(torch.tensor([0, 1]), torch.tensor([0, 0]), ["飞机", "鸟"])
         fig.savefig(io.BytesIO(), format="png")
     ax = fig.axes[0]

@@ -15,7 +15,7 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from dlcourse import plots, translation
+from dlcourse import fonts, translation
 
 ROOT = Path(__file__).resolve().parents[1]
 ZH = ROOT / "book-zh"
@@ -93,10 +93,10 @@ def _chapter_figure_texts(path: Path) -> list[str]:
 
 def _render(texts: list[str]) -> None:
     """Lay out every text in one figure with the Chinese edition's fonts; a glyph that no
-    font has is an error (dlcourse.plots._use_chinese_fonts), in plain labels and in labels
+    font has is an error (dlcourse.fonts.use_for_figures), in plain labels and in labels
     with $...$ maths alike."""
     with matplotlib.rc_context(), warnings.catch_warnings():
-        plots._use_chinese_fonts()
+        fonts.use_for_figures()
         fig = Figure(figsize=(8, 4))
         renderer = FigureCanvasAgg(fig).get_renderer()
         for text in texts:
