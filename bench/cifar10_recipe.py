@@ -194,8 +194,10 @@ def earlier_runs(out: Path, partial: Path, limit: int | None) -> tuple[dict[str,
 
 
 def ablation(out: Path, jobs: int, limit: int | None = None, only: str = "",
-             fresh: bool = False) -> dict[str, Any]:
-    """Run the configurations of CONFIG not trained yet and write all results to ``out``."""
+             fresh: bool = False, retrain: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Run the configurations of CONFIG not trained yet and write all results to ``out``;
+    ``retrain`` names groups to train again although they have results (after a change to
+    the code they measure), keeping the other groups' runs."""
     items = [(group, name, spec, CONFIG["threads"], limit)
              for group in GROUPS for name, spec in CONFIG[group].items()
              if only in group]
@@ -212,6 +214,9 @@ def ablation(out: Path, jobs: int, limit: int | None = None, only: str = "",
     if not fresh:
         done, resumed = earlier_runs(out, partial, limit)
         done = {k: v for k, v in done.items() if k in unique}
+        for group in retrain:
+            for spec in CONFIG[group].values():
+                done.pop(json.dumps(spec, sort_keys=True), None)
     todo = sorted((k for k in unique if k not in done), key=lambda k: -unique[k][2]["epochs"])  # longest first
     out.parent.mkdir(parents=True, exist_ok=True)
     with ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -304,6 +309,8 @@ def main(argv: list[str] | None = None) -> None:
     a.add_argument("--limit", type=int, default=None, help="smoke test: use only this many images")
     a.add_argument("--only", default="", help="only the groups whose name contains this")
     a.add_argument("--fresh", action="store_true", help="retrain every run, reusing none")
+    a.add_argument("--retrain", action="append", default=[], choices=GROUPS,
+                   help="retrain this group's runs, reusing the others' (repeatable)")
     p = sub.add_parser("probe", help="train one variant and log it")
     p.add_argument("--base", choices=("plain", "recipe", "long"), default="recipe")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="JSON value")
@@ -315,7 +322,7 @@ def main(argv: list[str] | None = None) -> None:
     s.add_argument("--md", type=Path, default=RESULTS / "recipe-search.md")
     args = parser.parse_args(argv)
     if args.command == "ablation":
-        report = ablation(args.out, args.jobs, args.limit, args.only, args.fresh)
+        report = ablation(args.out, args.jobs, args.limit, args.only, args.fresh, tuple(args.retrain))
         print(f"wrote {args.out} (recipe mean: {report['recipe_mean_test_acc']} %, "
               f"long recipe mean: {report['long_recipe_mean_test_acc']} %)")
     elif args.command == "probe":

@@ -22,6 +22,7 @@ outside it).
 from __future__ import annotations
 
 import hashlib
+import functools
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -115,19 +116,40 @@ class Split:
         """A subset (slice or index tensor) with the same normalisation statistics."""
         return Split(self.images[index], self.labels[index], self.mean, self.std)
 
-    def normalize(self, images: Tensor) -> Tensor:
-        """uint8 images N×C×H×W (any device) → float32, scaled to [0, 1] and standardised."""
+    def normalize(self, images: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
+        """uint8 images N×C×H×W (any device or layout) → ``dtype``, scaled to [0, 1] and standardised.
+
+        (x / 255 − mean) / std is computed as one multiply-add, x · scale + shift, with
+        ``scale`` and ``shift`` laid out as a whole image in the batch's own memory layout,
+        so the arithmetic runs over contiguous memory also for channels-last batches.
+        """
         check_tensor(images, "images", dim=4, shape="N×C×H×W")
         if images.dtype != torch.uint8 or images.shape[1] != len(self.mean):
             raise ValueError(
                 f"images must be uint8 with {len(self.mean)} channel(s), like the split's, "
                 f"got {describe(images)}"
             )
-        x = images.float().div_(255)
-        mean = self.mean.to(x.device).view(1, -1, 1, 1)
-        # a constant channel (std 0) is only centred; dividing would give NaN
-        std = torch.where(self.std > 0, self.std, 1.0).to(x.device).view(1, -1, 1, 1)
-        return x.sub_(mean).div_(std)
+        if not dtype.is_floating_point:
+            raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
+        x = images.to(dtype)  # keeps the layout; 0…255 are exact in every float dtype
+        layout = torch.channels_last if images.dim() == 4 and not images.is_contiguous() \
+            and images.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+        scale, shift = _scale_shift(tuple(self.mean.tolist()), tuple(self.std.tolist()),
+                                    tuple(images.shape[1:]), dtype, x.device, layout)
+        return torch.addcmul(shift, x, scale, out=x)
+
+
+@functools.lru_cache(maxsize=64)  # built once per split, dtype and layout, not once per batch
+def _scale_shift(mean: tuple[float, ...], std: tuple[float, ...], shape: tuple[int, ...], dtype: torch.dtype,
+                 device: torch.device, layout: torch.memory_format) -> tuple[Tensor, Tensor]:
+    """(x / 255 − mean) / std = x · scale + shift, with scale and shift as one whole image."""
+    # a constant channel (std 0) is only centred; dividing would give NaN
+    s = torch.tensor([v if v > 0 else 1.0 for v in std], dtype=torch.float64).view(-1, 1, 1)
+    m = torch.tensor(mean, dtype=torch.float64).view(-1, 1, 1)
+    image = torch.empty((1, *shape), dtype=dtype, device=device, memory_format=layout)
+    scale = image.copy_((1 / (255 * s)).expand(shape))
+    shift = torch.empty_like(image).copy_((-m / s).expand(shape))
+    return scale, shift
 
 
 @dataclass(frozen=True)

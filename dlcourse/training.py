@@ -1,9 +1,11 @@
 """A small, fast training loop on preloaded tensors.
 
-Why it is fast on a laptop: the data set is one uint8 tensor in memory, a batch is an
-index into it, and augmentation (random crop with padding, horizontal flip) is one
-gather on the whole uint8 batch. No per-sample Python, no PIL, no workers: the model's
-own compute is almost all the time an epoch takes (``bench/fit_speed.py`` measures it).
+Why it is fast on a laptop: the data set is one uint8 tensor in memory, stored once per
+run padded, pixel by pixel and with its mirror images (``AugmentedImages``), so an
+augmented batch (random crop with padding, horizontal flip) is one copy of short runs of
+bytes, normalised straight into the dtype the model computes in. No per-sample Python,
+no PIL, no workers: the model's own compute is almost all the time an epoch takes
+(``bench/throughput.py`` measures both).
 
 Threads on a shared CPU. By default each OpenMP thread of torch *spins* while it waits
 for the others. On a quiet machine that is the fastest; when other programs also want
@@ -36,8 +38,10 @@ __all__ = [
     "DIGITS_AUGMENT",
     "NO_AUGMENT",
     "Augment",
+    "AugmentedImages",
     "Epoch",
     "History",
+    "crop",
     "default_device",
     "default_loss",
     "evaluate",
@@ -73,53 +77,50 @@ def default_device() -> torch.device:
 
 # --------------------------------------------------------------------------- augmentation
 
-def random_crop(x: Tensor, padding: int, generator: torch.Generator | None = None) -> Tensor:
-    """Pad a batch N×C×H×W by ``padding`` zeros and cut a random H×W window per image.
+def crop(pixels: Tensor, index: Tensor, top: Tensor, left: Tensor, height: int, width: int) -> Tensor:
+    """The height×width window at (top[k], left[k]) of image index[k], for every k.
 
-    One gather for the whole batch: each image gets its own offset (dy, dx).
+    ``pixels`` holds images pixel by pixel, N×H×W×C. In that layout one row of a window is
+    width·C consecutive values, so a crop of K images is K·height copies of short runs: one
+    ``index_select`` on a view whose i-th row is the run that starts at value i
+    (``as_strided`` makes such overlapping rows without copying anything).
     """
-    check_tensor(x, "x", dim=4, shape="N×C×H×W")
-    check_int(padding, "padding", minimum=0)
-    return _crop_flip(x, padding, False, generator) if padding else x
+    _check_crop(pixels, index, top, left, height, width)
+    _, h, w, c = pixels.shape
+    if len(index) == 0:
+        return pixels.new_empty(0, height, width, c)
+    flat = pixels.contiguous().view(-1)
+    runs = flat.as_strided((flat.numel() - width * c + 1, width * c), (1, 1))
+    rows = index[:, None] * h + top[:, None] + torch.arange(height, device=pixels.device)  # K×height
+    starts = (rows * w + left[:, None]) * c
+    return runs.index_select(0, starts.view(-1)).view(len(index), height, width, c)
 
 
-def random_flip(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """Mirror each image left–right with probability 1/2."""
-    check_tensor(x, "x", dim=4, shape="N×C×H×W")
-    flip = (torch.rand(len(x), generator=generator) < 0.5).to(x.device)
-    return torch.where(flip[:, None, None, None], x.flip(3), x)
-
-
-def _crop_flip(x: Tensor, padding: int, flip: bool, generator: torch.Generator | None) -> Tensor:
-    """Random crop (zero padding) and, if ``flip``, a random mirror, as one gather.
-
-    Output pixel (i, j) of image n is pixel (dy + i, dx + j) of the padded image, or
-    (dy + i, dx + W − 1 − j) when the image is mirrored: the index of every output pixel
-    is computed once, for all images, and read with a single ``gather``, whatever the dtype
-    (on uint8 images that moves a quarter of the bytes of float32).
-    """
-    n, c, h, w = x.shape
-    dy = torch.randint(0, 2 * padding + 1, (n, 1), generator=generator)
-    dx = torch.randint(0, 2 * padding + 1, (n, 1), generator=generator)
-    j = torch.arange(w)
-    if flip:
-        mirrored = torch.rand(n, 1, generator=generator) < 0.5
-        j = torch.where(mirrored, w - 1 - j, j)  # N×W: read the columns right to left
-    rows = dy + torch.arange(h)  # N×H rows of the padded image
-    cols = dx + j  # N×W columns of the padded image
-    index = rows[:, :, None] * (w + 2 * padding) + cols[:, None, :]  # N×H×W, flat in the padded image
-    index = index.view(n, 1, h * w).expand(n, c, h * w).to(x.device)
-    padded = F.pad(x, (padding,) * 4) if padding else x
-    return padded.reshape(n, c, -1).gather(2, index).view(n, c, h, w)
+def _check_crop(pixels: Tensor, index: Tensor, top: Tensor, left: Tensor, height: int, width: int) -> None:
+    check_tensor(pixels, "pixels", dim=4, shape="N×H×W×C")
+    check_int(height, "height", minimum=1)
+    check_int(width, "width", minimum=1)
+    _, h, w, _ = pixels.shape
+    for name, t, limit in (("index", index, len(pixels) - 1), ("top", top, h - height), ("left", left, w - width)):
+        check_tensor(t, name, dim=1)
+        if t.shape != index.shape or t.is_floating_point() or t.dtype == torch.bool:
+            raise ValueError(f"{name} must be integers, one per window ({len(index)}), got {describe(t)}")
+        # the bounds are read only on the CPU: on a GPU reading them would wait for the device
+        low, high = torch.aminmax(t) if len(t) and t.device.type == "cpu" else (0, 0)
+        if not (0 <= int(low) and int(high) <= limit):
+            raise ValueError(f"{name} puts a {height}×{width} window outside the {len(pixels)} images of "
+                             f"{h}×{w} pixels: its values must lie in 0…{limit}")
 
 
 @dataclass(frozen=True)
 class Augment:
     """Whole-batch augmentation: crop padding in pixels (0 = off) and horizontal flips.
 
-    ``fit`` applies it to the uint8 images before normalising them, so the padding is
-    black (pixel value 0), as in torchvision's ``RandomCrop(32, padding=4)``, and on
-    MNIST it is the background.
+    Each image is shifted by its own random amount (pad with ``crop_padding`` black
+    pixels, cut a random window of the original size) and, with ``flip``, mirrored with
+    probability 1/2. ``fit`` applies it to the uint8 images before normalising them, so the
+    padding is black (pixel value 0), as in torchvision's ``RandomCrop(32, padding=4)``,
+    and on MNIST it is the background.
     """
 
     crop_padding: int = 4
@@ -132,13 +133,64 @@ class Augment:
             raise ValueError(f"crop_padding must be 0 (off) or a positive number of pixels, got {self.crop_padding}")
 
     def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> Tensor:
-        if self.crop_padding:
-            return _crop_flip(x, self.crop_padding, self.flip, generator)
-        return random_flip(x, generator) if self.flip else x
+        """Augment a batch N×C×H×W (any dtype); returns a new batch of the same shape."""
+        check_tensor(x, "x", dim=4, shape="N×C×H×W")
+        if self == NO_AUGMENT:
+            return x
+        batch = AugmentedImages(x, self).batch(torch.arange(len(x), device=x.device), generator)
+        return batch.contiguous()
 
 
 NO_AUGMENT = Augment(crop_padding=0, flip=False)
 DIGITS_AUGMENT = Augment(crop_padding=2, flip=False)  # a mirrored 2 is not a 2
+
+
+class AugmentedImages:
+    """Images stored so that an augmented batch is one copy: what ``fit`` builds once per run.
+
+    * Pixel by pixel, N×H×W×C (channels last): a row of an image is W·C consecutive values,
+      which ``crop`` copies as one run, and batches come out in the layout oneDNN's
+      convolutions prefer.
+    * Padded once, with ``augment.crop_padding`` black pixels, instead of in every batch.
+    * With flips, the mirror image of every image is stored after the originals: flipping
+      an image is reading its other copy.
+
+    The price is memory: CIFAR-10's 50,000 training images are 150 MB as bytes; padded by
+    4 pixels and with their mirror images, 480 MB.
+    """
+
+    def __init__(self, images: Tensor, augment: Augment = NO_AUGMENT) -> None:
+        check_tensor(images, "images", dim=4, shape="N×C×H×W")
+        check_callable(augment, "augment")
+        self.augment, self.count = augment, len(images)
+        self.height, self.width = images.shape[2], images.shape[3]
+        pixels = images.permute(0, 2, 3, 1)  # N×H×W×C (a view)
+        if augment.flip:
+            pixels = torch.cat([pixels, pixels.flip(2)])  # image i + count is image i mirrored
+        p = augment.crop_padding
+        self.pixels = F.pad(pixels, (0, 0, p, p, p, p)).contiguous()
+
+    def batch(self, index: Tensor, generator: torch.Generator | None = None) -> Tensor:
+        """Images ``index``, each shifted (and mirrored) at random: N×C×H×W, stored channels-last."""
+        n, p, device = len(index), self.augment.crop_padding, self.pixels.device
+        if self.augment.flip:
+            mirrored = (torch.rand(n, generator=generator) < 0.5).to(device)
+            index = index + self.count * mirrored
+        top, left = torch.randint(0, 2 * p + 1, (2, n), generator=generator).to(device)
+        return crop(self.pixels, index, top, left, self.height, self.width).permute(0, 3, 1, 2)
+
+
+def random_crop(x: Tensor, padding: int, generator: torch.Generator | None = None) -> Tensor:
+    """Pad a batch N×C×H×W by ``padding`` zeros and cut a random H×W window per image."""
+    check_tensor(x, "x", dim=4, shape="N×C×H×W")
+    check_int(padding, "padding", minimum=0)
+    return Augment(crop_padding=padding, flip=False)(x, generator)
+
+
+def random_flip(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Mirror each image left–right with probability 1/2."""
+    check_tensor(x, "x", dim=4, shape="N×C×H×W")
+    return Augment(crop_padding=0, flip=True)(x, generator)
 
 
 # --------------------------------------------------------------------------- history
@@ -153,7 +205,8 @@ class Epoch:
     test_loss: float | None
     test_acc: float | None
     lr: float  # the learning rate of the epoch's last step
-    seconds: float
+    seconds: float  # wall-clock time of the epoch's training (not its evaluation)
+    cpu_seconds: float | None = None  # CPU time of this process (all its threads) over the same
 
 
 @dataclass
@@ -318,19 +371,22 @@ def make_schedule(optimizer: torch.optim.Optimizer, name: str, lr: float,
     raise ValueError(f"schedule must be 'onecycle', 'cosine' or 'constant', not {name!r}")
 
 
-def shuffled_batches(images: Tensor, labels: Tensor, normalize: Callable[[Tensor], Tensor],
-                     batch_size: int, augment: Augment = NO_AUGMENT,
-                     generator: torch.Generator | None = None) -> Iterator[tuple[Tensor, Tensor]]:
+def shuffled_batches(images: AugmentedImages, labels: Tensor, normalize: Callable[..., Tensor],
+                     batch_size: int, generator: torch.Generator | None = None,
+                     dtype: torch.dtype = torch.float32, channels_last: bool = False
+                     ) -> Iterator[tuple[Tensor, Tensor]]:
     """One epoch of mini-batches (x, y) in a fresh random order.
 
-    Each batch is an index into the preloaded uint8 images: augmented while still uint8
-    (4× fewer bytes to move than float32), then normalised.
+    Each batch is an index into the preloaded images: augmented while still bytes (one
+    copy, see ``AugmentedImages``), then normalised straight into ``dtype``.
     """
     _check_batches_args(images, labels, batch_size)
     order = torch.randperm(len(labels), generator=generator).to(labels.device)
     for i in range(0, len(labels), batch_size):
         idx = order[i:i + batch_size]
-        yield normalize(augment(images.index_select(0, idx), generator)), labels.index_select(0, idx)
+        x = images.batch(idx, generator)
+        x = x if channels_last else x.contiguous()
+        yield normalize(x, dtype), labels.index_select(0, idx)
 
 
 def train_epoch(model: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], loss_fn: LossFn,
@@ -362,12 +418,13 @@ def train_epoch(model: nn.Module, batches: Iterable[tuple[Tensor, Tensor]], loss
     return float(total_loss) / seen, int(correct) / seen, lr
 
 
-def _check_batches_args(images: Tensor, labels: Tensor, batch_size: int) -> None:
+def _check_batches_args(images: AugmentedImages, labels: Tensor, batch_size: int) -> None:
     check_int(batch_size, "batch_size", minimum=1)
-    if not isinstance(images, Tensor) or images.dtype != torch.uint8 or images.dim() != 4:
-        raise ValueError(f"images must be a uint8 tensor N×C×H×W, got {describe(images)}")
-    if not isinstance(labels, Tensor) or labels.shape != (len(images),):
-        raise ValueError(f"labels must be a tensor of shape ({len(images)},), got {describe(labels)}")
+    if not isinstance(images, AugmentedImages):
+        raise TypeError(f"images must be a dlcourse.training.AugmentedImages (the stored images), "
+                        f"got {describe(images)}; wrap a uint8 batch with AugmentedImages(images, augment)")
+    if not isinstance(labels, Tensor) or labels.shape != (images.count,):
+        raise ValueError(f"labels must be a tensor of shape ({images.count},), got {describe(labels)}")
 
 
 def native_bf16(device: torch.device | str) -> bool:
@@ -435,6 +492,11 @@ def fit(
     both follow :func:`fast_settings`: on for a network with convolutions on a device
     that computes bfloat16 natively, off elsewhere. Their speed is measured by
     ``bench/throughput.py``, bf16's effect on accuracy by ``bench/cifar10_recipe.py``.
+
+    Memory: at the start ``fit`` stores the training images once more, padded, pixel by
+    pixel and (with flips) with their mirror images, so that each augmented batch is one
+    copy (``AugmentedImages``): for CIFAR-10 with ``Augment()``, 480 MB next to the 150 MB
+    of the data set.
     """
     check_module(model)
     check_int(epochs, "epochs")
@@ -465,20 +527,23 @@ def fit(
     steps_per_epoch = math.ceil(len(train) / batch_size)
     opt = make_optimizer(model, optimizer, lr, momentum, weight_decay)
     sched = make_schedule(opt, schedule, lr, epochs * steps_per_epoch)
-    images, labels = train.images.to(device), train.labels.to(device)
+    images = AugmentedImages(train.images.to(device), augment)  # once per run: see its docstring
+    labels = train.labels.to(device)
+    dtype = torch.bfloat16 if bf16 else torch.float32
     history = History()
     bar = tqdm(total=epochs * steps_per_epoch, disable=not progress, file=sys.stderr,
                unit="batch", mininterval=1.0, leave=False)
     try:
         for epoch in range(1, epochs + 1):
-            start = time.perf_counter()
-            batches = shuffled_batches(images, labels, train.normalize, batch_size, augment, generator)
+            start, cpu_start = time.perf_counter(), time.process_time()
+            batches = shuffled_batches(images, labels, train.normalize, batch_size, generator, dtype,
+                                       channels_last)
             train_loss, train_acc, last_lr = train_epoch(model, _counted(batches, bar), loss_fn,
                                                          opt, sched, bf16=bf16)
-            seconds = time.perf_counter() - start
+            seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
             test_loss, test_acc = evaluate(model, test, loss_fn, device=device) if test is not None else (None, None)
             history.epochs.append(Epoch(epoch, train_loss, train_acc, test_loss, test_acc,
-                                        last_lr, seconds))
+                                        last_lr, seconds, cpu_seconds))
             bar.set_postfix(loss=f"{train_loss:.3f}", test_acc="-" if test_acc is None else f"{test_acc:.3f}")
     finally:
         bar.close()

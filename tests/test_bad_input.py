@@ -344,8 +344,13 @@ CASES: list[Case] = [
     Case("page.markdown_table", lambda: page.markdown_table(["a"], [[1, 2]]), ValueError, "row 0"),
     Case("page.glue", lambda: page.glue("two words", 1), ValueError, "name"),
     # ---------------------------------------------------------------- training: fit's pieces
-    Case("training.shuffled_batches", lambda: list(training.shuffled_batches(torch.zeros(4, 1, 4, 4), torch.zeros(4, dtype=torch.long), lambda x: x, 2)), ValueError, "images"),
-    Case("training.shuffled_batches", lambda: list(training.shuffled_batches(torch.zeros(4, 1, 4, 4, dtype=torch.uint8), torch.zeros(4, dtype=torch.long), lambda x: x, 0)), ValueError, "batch_size"),
+    Case("training.shuffled_batches", lambda: list(training.shuffled_batches(torch.zeros(4, 1, 4, 4), torch.zeros(4, dtype=torch.long), lambda x, d: x, 2)), TypeError, "AugmentedImages"),
+    Case("training.shuffled_batches", lambda: list(training.shuffled_batches(training.AugmentedImages(torch.zeros(4, 1, 4, 4, dtype=torch.uint8)), torch.zeros(4, dtype=torch.long), lambda x, d: x, 0)), ValueError, "batch_size"),
+    Case("training.shuffled_batches", lambda: list(training.shuffled_batches(training.AugmentedImages(torch.zeros(4, 1, 4, 4, dtype=torch.uint8)), torch.zeros(3, dtype=torch.long), lambda x, d: x, 2)), ValueError, r"labels.*\(4,\)"),
+    Case("training.AugmentedImages", lambda: training.AugmentedImages(torch.zeros(4, 4, 4)), ValueError, r"images.*4-D"),
+    Case("training.AugmentedImages", lambda: training.AugmentedImages(torch.zeros(4, 1, 4, 4), "flip"), TypeError, "augment"),
+    Case("training.crop", lambda: training.crop(torch.zeros(2, 4, 4), torch.zeros(2, dtype=torch.long), torch.zeros(2, dtype=torch.long), torch.zeros(2, dtype=torch.long), 2, 2), ValueError, r"pixels.*4-D"),
+    Case("training.crop", lambda: training.crop(torch.zeros(2, 4, 4, 1), torch.zeros(2, dtype=torch.long), torch.zeros(2, dtype=torch.long), torch.full((2,), 3), 2, 2), ValueError, "outside"),
     Case("training.train_epoch", lambda: training.train_epoch("model", [], None, None, None), TypeError, "model"),
 
 ]

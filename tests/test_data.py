@@ -205,5 +205,26 @@ def test_normalize_centres_a_constant_channel_instead_of_dividing_by_zero() -> N
     assert std[0] == 0 and std[1] > 0  # channel 0 is constant
     x = data.Split(images, torch.zeros(2, dtype=torch.long), mean, std).normalize(images)
     assert torch.isfinite(x).all()
-    assert torch.equal(x[:, 0], torch.zeros_like(x[:, 0]))  # centred, not divided by 0
+    # centred (up to the rounding of one multiply-add), not divided by 0
+    torch.testing.assert_close(x[:, 0], torch.zeros_like(x[:, 0]), rtol=0, atol=1e-6)
     torch.testing.assert_close(x[:, 1], (images[:, 1].float() / 255 - mean[1]) / std[1])
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_normalize_keeps_the_layout_and_rounds_once_into_the_dtype(channels_last: bool) -> None:
+    g = torch.Generator().manual_seed(0)
+    images = torch.randint(0, 256, (4, 3, 5, 6), dtype=torch.uint8, generator=g)
+    if channels_last:
+        images = images.contiguous(memory_format=torch.channels_last)
+    mean, std = torch.tensor([0.49, 0.48, 0.45]), torch.tensor([0.25, 0.24, 0.26])
+    split = data.Split(images, torch.zeros(4, dtype=torch.long), mean, std)
+    expected = (images.double() / 255 - mean.double().view(1, 3, 1, 1)) / std.double().view(1, 3, 1, 1)
+    x = split.normalize(images)
+    assert x.dtype == torch.float32 and x.stride() == images.stride()
+    torch.testing.assert_close(x.double(), expected, rtol=0, atol=1e-6)
+    x16 = split.normalize(images, torch.bfloat16)
+    assert x16.dtype == torch.bfloat16 and x16.stride() == images.stride()
+    # bfloat16 keeps 8 significant bits: each value within 2^-8 of its size (plus the rounding of scale and shift)
+    torch.testing.assert_close(x16.double(), expected, rtol=2 ** -7, atol=2 ** -7)
+    with pytest.raises(ValueError, match="floating-point"):
+        split.normalize(images, torch.int32)

@@ -262,3 +262,45 @@ def test_fit_defaults_to_the_fast_settings(mnist: data.Dataset) -> None:
     if fast["bf16"]:
         fp32, _ = _train(split, seed=1, bf16=False, channels_last=False)
         assert auto.column("train_loss") != fp32.column("train_loss")
+
+
+@pytest.mark.parametrize("dtype", [torch.uint8, torch.float32])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_crop_copies_the_same_windows_as_slicing(dtype: torch.dtype, channels: int) -> None:
+    g = torch.Generator().manual_seed(0)
+    pixels = (torch.rand(7, 10, 9, channels, generator=g) * 255).to(dtype)  # N×H×W×C
+    index = torch.randint(0, 7, (20,), generator=g)
+    top = torch.randint(0, 10 - 4 + 1, (20,), generator=g)
+    left = torch.randint(0, 9 - 6 + 1, (20,), generator=g)
+    out = training.crop(pixels, index, top, left, 4, 6)
+    expected = torch.stack([pixels[i, t:t + 4, l:l + 6] for i, t, l in zip(index, top, left)])
+    assert out.dtype == dtype and torch.equal(out, expected)
+
+
+def test_augmented_images_batch_is_a_shifted_window_or_its_mirror_in_channels_last() -> None:
+    x = torch.randint(1, 256, (50, 3, 8, 8), dtype=torch.uint8)
+    images = training.AugmentedImages(x, training.Augment(crop_padding=2, flip=True))
+    index = torch.randperm(50, generator=torch.Generator().manual_seed(0))[:30]
+    out = images.batch(index, torch.Generator().manual_seed(1))
+    assert out.shape == (30, 3, 8, 8) and out.is_contiguous(memory_format=torch.channels_last)
+    padded = torch.nn.functional.pad(x, (2, 2, 2, 2))
+    for k, i in enumerate(index.tolist()):  # batch image k comes from stored image index[k]
+        windows = [padded[i, :, dy:dy + 8, dx:dx + 8] for dy in range(5) for dx in range(5)]
+        assert any(torch.equal(out[k], w) or torch.equal(out[k], w.flip(2)) for w in windows), \
+            f"batch image {k} is neither a window of image {i} nor a mirrored one"
+
+
+def test_shuffled_batches_visit_every_image_once_with_its_label() -> None:
+    x = torch.arange(10, dtype=torch.uint8).view(10, 1, 1, 1).expand(10, 1, 2, 2).contiguous()
+    labels = torch.arange(10) * 3
+    split = data.Split(x, labels, torch.zeros(1), torch.ones(1))
+    images = training.AugmentedImages(x)
+    batches = list(training.shuffled_batches(images, labels, split.normalize, 4,
+                                             torch.Generator().manual_seed(0), torch.bfloat16))
+    assert [len(y) for _, y in batches] == [4, 4, 2]
+    xs = torch.cat([b for b, _ in batches])
+    ys = torch.cat([y for _, y in batches])
+    assert xs.dtype == torch.bfloat16
+    assert sorted(ys.tolist()) == labels.tolist()
+    # each image is its index in every pixel (×1/255 by normalize): it must travel with its label
+    assert torch.equal((xs[:, 0, 0, 0].float() * 255).round().long() * 3, ys)
