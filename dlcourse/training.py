@@ -145,6 +145,12 @@ NO_AUGMENT = Augment(crop_padding=0, flip=False)
 DIGITS_AUGMENT = Augment(crop_padding=2, flip=False)  # a mirrored 2 is not a 2
 
 
+def _check_augment(augment: Augment) -> None:
+    if not isinstance(augment, Augment):
+        raise TypeError(f"augment must be a dlcourse.training.Augment, e.g. Augment(crop_padding=2, flip=True), "
+                        f"got {describe(augment)}")
+
+
 class AugmentedImages:
     """Images stored so that an augmented batch is one copy: what ``fit`` builds once per run.
 
@@ -161,7 +167,7 @@ class AugmentedImages:
 
     def __init__(self, images: Tensor, augment: Augment = NO_AUGMENT) -> None:
         check_tensor(images, "images", dim=4, shape="N×C×H×W")
-        check_callable(augment, "augment")
+        _check_augment(augment)
         self.augment, self.count = augment, len(images)
         self.height, self.width = images.shape[2], images.shape[3]
         pixels = images.permute(0, 2, 3, 1)  # N×H×W×C (a view)
@@ -172,6 +178,10 @@ class AugmentedImages:
 
     def batch(self, index: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Images ``index``, each shifted (and mirrored) at random: N×C×H×W, stored channels-last."""
+        check_tensor(index, "index", dim=1)
+        if len(index) and index.device.type == "cpu" and not 0 <= int(index.min()) <= int(index.max()) < self.count:
+            raise ValueError(f"index must pick among the {self.count} stored images (0…{self.count - 1}), "
+                             f"got values from {int(index.min())} to {int(index.max())}")
         n, p, device = len(index), self.augment.crop_padding, self.pixels.device
         if self.augment.flip:
             mirrored = (torch.rand(n, generator=generator) < 0.5).to(device)
@@ -507,7 +517,7 @@ def fit(
     if test is not None:
         _check_split(test, "test")  # before training, not after the first epoch
     check_real(label_smoothing, "label_smoothing", minimum=0, below=1)
-    check_callable(augment, "augment")
+    _check_augment(augment)
     if loss_fn is not None:
         check_callable(loss_fn, "loss_fn")
     device = torch.device(device) if device is not None else default_device()
