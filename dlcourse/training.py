@@ -186,7 +186,10 @@ class AugmentedImages:
         if self.augment.flip:
             mirrored = (torch.rand(n, generator=generator) < 0.5).to(device)
             index = index + self.count * mirrored
-        top, left = torch.randint(0, 2 * p + 1, (2, n), generator=generator).to(device)
+        if p:
+            top, left = torch.randint(0, 2 * p + 1, (2, n), generator=generator).to(device)
+        else:  # no random numbers drawn: without augmentation, fit shuffles as a plain loop does
+            top = left = torch.zeros(n, dtype=torch.long, device=device)
         return crop(self.pixels, index, top, left, self.height, self.width).permute(0, 3, 1, 2)
 
 

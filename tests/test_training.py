@@ -304,3 +304,16 @@ def test_shuffled_batches_visit_every_image_once_with_its_label() -> None:
     assert sorted(ys.tolist()) == labels.tolist()
     # each image is its index in every pixel (×1/255 by normalize): it must travel with its label
     assert torch.equal((xs[:, 0, 0, 0].float() * 255).round().long() * 3, ys)
+
+
+def test_without_augmentation_the_batches_follow_a_plain_randperm_loop_epoch_after_epoch() -> None:
+    """The learning chapter's hand-written loop and fit must shuffle alike in every epoch:
+    without augmentation, making a batch draws no random numbers."""
+    x = torch.arange(12, dtype=torch.uint8).view(12, 1, 1, 1)
+    labels = torch.arange(12)
+    split = data.Split(x, labels, torch.zeros(1), torch.ones(1))
+    images, g = training.AugmentedImages(x, training.NO_AUGMENT), torch.Generator().manual_seed(5)
+    plain = torch.Generator().manual_seed(5)
+    for epoch in range(3):
+        ys = torch.cat([y for _, y in training.shuffled_batches(images, labels, split.normalize, 5, g)])
+        assert torch.equal(ys, torch.randperm(12, generator=plain)), f"epoch {epoch + 1} is shuffled differently"
