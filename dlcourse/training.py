@@ -183,13 +183,17 @@ class AugmentedImages:
             raise ValueError(f"index must pick among the {self.count} stored images (0…{self.count - 1}), "
                              f"got values from {int(index.min())} to {int(index.max())}")
         n, p, device = len(index), self.augment.crop_padding, self.pixels.device
-        if self.augment.flip:
-            mirrored = (torch.rand(n, generator=generator) < 0.5).to(device)
-            index = index + self.count * mirrored
+        # Random numbers are drawn in a fixed order (window rows, columns, then mirrors) and
+        # only for what is on: without augmentation fit shuffles exactly as a plain loop does.
+        top = left = torch.zeros(n, dtype=torch.long)
         if p:
-            top, left = torch.randint(0, 2 * p + 1, (2, n), generator=generator).to(device)
-        else:  # no random numbers drawn: without augmentation, fit shuffles as a plain loop does
-            top = left = torch.zeros(n, dtype=torch.long, device=device)
+            top = torch.randint(0, 2 * p + 1, (n,), generator=generator)
+            left = torch.randint(0, 2 * p + 1, (n,), generator=generator)
+        if self.augment.flip:
+            mirrored = torch.rand(n, generator=generator) < 0.5
+            index = index + self.count * mirrored.to(device)
+            left = torch.where(mirrored, 2 * p - left, left)  # the same window, seen in the mirror image
+        top, left = top.to(device), left.to(device)
         return crop(self.pixels, index, top, left, self.height, self.width).permute(0, 3, 1, 2)
 
 

@@ -317,3 +317,21 @@ def test_without_augmentation_the_batches_follow_a_plain_randperm_loop_epoch_aft
     for epoch in range(3):
         ys = torch.cat([y for _, y in training.shuffled_batches(images, labels, split.normalize, 5, g)])
         assert torch.equal(ys, torch.randperm(12, generator=plain)), f"epoch {epoch + 1} is shuffled differently"
+
+
+@pytest.mark.parametrize("padding, flip", [(2, True), (4, True), (3, False), (0, True)])
+def test_augment_equals_the_straightforward_loop_for_the_same_random_numbers(padding: int, flip: bool) -> None:
+    """Augment (and so fit) draws, per batch, every image's window row, then column, then
+    whether to mirror it; the fast path must cut exactly the window a loop over images cuts."""
+    x = torch.randint(0, 256, (40, 3, 7, 9), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    out = training.Augment(crop_padding=padding, flip=flip)(x, torch.Generator().manual_seed(2))
+    g = torch.Generator().manual_seed(2)
+    n, p = len(x), padding
+    dy = torch.randint(0, 2 * p + 1, (n,), generator=g) if p else torch.zeros(n, dtype=torch.long)
+    dx = torch.randint(0, 2 * p + 1, (n,), generator=g) if p else torch.zeros(n, dtype=torch.long)
+    mirrored = torch.rand(n, generator=g) < 0.5 if flip else torch.zeros(n, dtype=torch.bool)
+    padded = torch.nn.functional.pad(x, (p, p, p, p))
+    for i in range(n):
+        window = padded[i, :, dy[i]:dy[i] + 7, dx[i]:dx[i] + 9]
+        expected = window.flip(2) if mirrored[i] else window
+        assert torch.equal(out[i], expected), f"image {i}: window ({dy[i]}, {dx[i]}), mirrored {bool(mirrored[i])}"
