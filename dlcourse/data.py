@@ -121,7 +121,8 @@ class Split:
 
         (x / 255 − mean) / std is computed as one multiply-add, x · scale + shift, with
         ``scale`` and ``shift`` laid out as a whole image in the batch's own memory layout,
-        so the arithmetic runs over contiguous memory also for channels-last batches.
+        so the arithmetic runs over contiguous memory also for channels-last batches, in
+        float32, then rounded once to ``dtype``.
         """
         check_tensor(images, "images", dim=4, shape="N×C×H×W")
         if images.dtype != torch.uint8 or images.shape[1] != len(self.mean):
@@ -131,12 +132,15 @@ class Split:
             )
         if not dtype.is_floating_point:
             raise ValueError(f"dtype must be a floating-point dtype, got {dtype}")
-        x = images.to(dtype)  # keeps the layout; 0…255 are exact in every float dtype
+        # computed in float32 (or float64) and rounded once into a narrower dtype: a bfloat16
+        # batch holds exactly the values autocast would make of the float32 one
+        compute = dtype if dtype in (torch.float32, torch.float64) else torch.float32
+        x = images.to(compute)  # keeps the layout; 0…255 are exact
         layout = torch.channels_last if images.dim() == 4 and not images.is_contiguous() \
             and images.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
         scale, shift = _scale_shift(tuple(self.mean.tolist()), tuple(self.std.tolist()),
-                                    tuple(images.shape[1:]), dtype, x.device, layout)
-        return torch.addcmul(shift, x, scale, out=x)
+                                    tuple(images.shape[1:]), compute, x.device, layout)
+        return torch.addcmul(shift, x, scale, out=x).to(dtype)
 
 
 @functools.lru_cache(maxsize=64)  # built once per split, dtype and layout, not once per batch
