@@ -136,7 +136,7 @@ class Split:
         # batch holds exactly the values autocast would make of the float32 one
         compute = dtype if dtype in (torch.float32, torch.float64) else torch.float32
         x = images.to(compute)  # keeps the layout; 0…255 are exact
-        layout = torch.channels_last if images.dim() == 4 and not images.is_contiguous() \
+        layout = torch.channels_last if not images.is_contiguous() \
             and images.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
         scale, shift = _scale_shift(tuple(self.mean.tolist()), tuple(self.std.tolist()),
                                     tuple(images.shape[1:]), compute, x.device, layout)

@@ -96,6 +96,15 @@ def crop(pixels: Tensor, index: Tensor, top: Tensor, left: Tensor, height: int, 
     return runs.index_select(0, starts.view(-1)).view(len(index), height, width, c)
 
 
+def _within(t: Tensor, high: int) -> bool:
+    """Whether every value of ``t`` lies in 0…high. Read only on the CPU: on a GPU reading
+    the values would make every batch wait for the device."""
+    if len(t) == 0 or t.device.type != "cpu":
+        return True
+    low, top = torch.aminmax(t)
+    return 0 <= int(low) and int(top) <= high
+
+
 def _check_crop(pixels: Tensor, index: Tensor, top: Tensor, left: Tensor, height: int, width: int) -> None:
     check_tensor(pixels, "pixels", dim=4, shape="N×H×W×C")
     check_int(height, "height", minimum=1)
@@ -105,9 +114,7 @@ def _check_crop(pixels: Tensor, index: Tensor, top: Tensor, left: Tensor, height
         check_tensor(t, name, dim=1)
         if t.shape != index.shape or t.is_floating_point() or t.dtype == torch.bool:
             raise ValueError(f"{name} must be integers, one per window ({len(index)}), got {describe(t)}")
-        # the bounds are read only on the CPU: on a GPU reading them would wait for the device
-        low, high = torch.aminmax(t) if len(t) and t.device.type == "cpu" else (0, 0)
-        if not (0 <= int(low) and int(high) <= limit):
+        if not _within(t, limit):
             raise ValueError(f"{name} puts a {height}×{width} window outside the {len(pixels)} images of "
                              f"{h}×{w} pixels: its values must lie in 0…{limit}")
 
@@ -179,7 +186,7 @@ class AugmentedImages:
     def batch(self, index: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Images ``index``, each shifted (and mirrored) at random: N×C×H×W, stored channels-last."""
         check_tensor(index, "index", dim=1)
-        if len(index) and index.device.type == "cpu" and not 0 <= int(index.min()) <= int(index.max()) < self.count:
+        if not _within(index, self.count - 1):
             raise ValueError(f"index must pick among the {self.count} stored images (0…{self.count - 1}), "
                              f"got values from {int(index.min())} to {int(index.max())}")
         n, p, device = len(index), self.augment.crop_padding, self.pixels.device
@@ -199,14 +206,12 @@ class AugmentedImages:
 
 def random_crop(x: Tensor, padding: int, generator: torch.Generator | None = None) -> Tensor:
     """Pad a batch N×C×H×W by ``padding`` zeros and cut a random H×W window per image."""
-    check_tensor(x, "x", dim=4, shape="N×C×H×W")
     check_int(padding, "padding", minimum=0)
     return Augment(crop_padding=padding, flip=False)(x, generator)
 
 
 def random_flip(x: Tensor, generator: torch.Generator | None = None) -> Tensor:
     """Mirror each image left–right with probability 1/2."""
-    check_tensor(x, "x", dim=4, shape="N×C×H×W")
     return Augment(crop_padding=0, flip=True)(x, generator)
 
 
